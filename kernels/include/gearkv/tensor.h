@@ -1,0 +1,79 @@
+// Tensor descriptions shared by the codec, the service and the clients.
+//
+// A KV block is one canonical tensor [layers][2 (K,V)][kv_heads][tokens][head_dim], row-major,
+// in fp16, bf16 or fp32. TensorView / MutableTensorView are non-owning: the caller keeps the
+// memory alive for as long as the view is used. All types here are plain values; thread-safe to
+// share when not mutated.
+#ifndef GEARKV_TENSOR_H_
+#define GEARKV_TENSOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace gearkv {
+
+enum class DType : uint8_t { kFloat16 = 1, kBFloat16 = 2, kFloat32 = 3 };
+
+// Bytes per element: 2, 2 or 4.
+size_t DTypeSize(DType dtype);
+// "float16", "bfloat16", "float32".
+std::string_view DTypeName(DType dtype);
+// Accepts the names above and the short forms "fp16"/"f16", "bf16", "fp32"/"f32".
+absl::StatusOr<DType> ParseDType(std::string_view name);
+// True for the values of the enum (wire values may be anything).
+bool IsValidDType(uint8_t value);
+
+// Shape of a canonical KV block; the K|V axis (size 2) is implicit.
+struct TensorShape {
+  uint32_t layers = 0;
+  uint32_t kv_heads = 0;
+  uint32_t tokens = 0;
+  uint32_t head_dim = 0;
+
+  // layers * 2 * kv_heads * tokens * head_dim.
+  uint64_t NumElements() const {
+    return uint64_t{layers} * 2 * kv_heads * tokens * head_dim;
+  }
+  // Elements of one (layer, K|V) matrix: kv_heads * tokens * head_dim.
+  uint64_t MatrixElements() const { return uint64_t{kv_heads} * tokens * head_dim; }
+  bool operator==(const TensorShape&) const = default;
+  // "[layers=32, kv=2, heads=8, tokens=256, head_dim=128]".
+  std::string DebugString() const;
+};
+
+// Limits every shape must respect (checked by ValidateShape): each dimension >= 1, tokens and
+// head_dim <= 65535 (outlier offsets are 16-bit), head_dim a multiple of 8 (packed rows stay
+// byte-aligned for every bit width), and at most 2^34 elements (32 GiB of fp16) in all.
+inline constexpr uint32_t kMaxTokens = 65535;
+inline constexpr uint32_t kMaxHeadDim = 65535;
+inline constexpr uint32_t kHeadDimMultiple = 8;
+inline constexpr uint64_t kMaxElements = uint64_t{1} << 34;
+
+// INVALID_ARGUMENT naming the offending dimension when `shape` breaks a limit above.
+absl::Status ValidateShape(const TensorShape& shape);
+
+struct TensorView {
+  TensorShape shape;
+  DType dtype = DType::kFloat16;
+  const void* data = nullptr;
+
+  uint64_t SizeBytes() const { return shape.NumElements() * DTypeSize(dtype); }
+};
+
+struct MutableTensorView {
+  TensorShape shape;
+  DType dtype = DType::kFloat16;
+  void* data = nullptr;
+
+  uint64_t SizeBytes() const { return shape.NumElements() * DTypeSize(dtype); }
+  operator TensorView() const { return {shape, dtype, data}; }
+};
+
+}  // namespace gearkv
+
+#endif  // GEARKV_TENSOR_H_
