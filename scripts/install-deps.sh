@@ -15,7 +15,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   prometheus-cpp-dev libc-ares-dev librocksdb-dev libxxhash-dev libhiredis-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev clang-format
   redis-server prometheus docker-compose
   python3 python3-venv python3-pip
