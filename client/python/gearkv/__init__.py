@@ -1,0 +1,26 @@
+"""gearkv: Python client of the gearkv KV-cache compression service.
+
+    import gearkv
+    with gearkv.Client("127.0.0.1:50051", namespace="smollm2-135m/tenant-a") as c:
+        keys = gearkv.chunk_keys(token_ids)                   # one key per 256-token chunk
+        block = gearkv.hf.cache_to_block(cache, 0, 256)       # [layers][2][heads][256][dim]
+        c.put(keys[0], block, preset="gear4")
+        hits = c.lookup(keys).prefix_hits
+        restored = c.get(keys[0], as_torch=True)
+"""
+from gearkv import hf
+from gearkv.client import (PRESETS, BlockInfo, BlockStats, Client, CompressedBlock,
+                           LookupResult, PutResult, make_spec)
+from gearkv.errors import (DataLossError, GearKVError, InvalidArgumentError, NotFoundError,
+                           ResourceExhaustedError, UnauthenticatedError, UnavailableError)
+from gearkv.keys import CHUNK_TOKENS, chunk_key, chunk_keys, chunk_ranges
+from gearkv.tensors import bf16_bits_to_float32, float32_to_bf16_bits
+
+__version__ = "0.1.0"
+__all__ = [
+    "Client", "PutResult", "BlockStats", "BlockInfo", "CompressedBlock", "LookupResult",
+    "PRESETS", "make_spec", "GearKVError", "InvalidArgumentError", "NotFoundError",
+    "ResourceExhaustedError", "DataLossError", "UnavailableError", "UnauthenticatedError",
+    "CHUNK_TOKENS", "chunk_key", "chunk_keys", "chunk_ranges", "hf", "bf16_bits_to_float32",
+    "float32_to_bf16_bits",
+]
