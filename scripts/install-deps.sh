@@ -4,6 +4,7 @@
 # and the Dockerfile. Must run as root (or through sudo).
 #
 #   scripts/install-deps.sh            build + test + run dependencies
+#   scripts/install-deps.sh --build    only what building gearkv needs (the Dockerfile's builder)
 #   scripts/install-deps.sh --runtime  only what the gearkv-server binary needs at run time
 set -euo pipefail
 
@@ -16,13 +17,20 @@ build_pkgs=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   prometheus-cpp-dev libc-ares-dev librocksdb-dev libxxhash-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
+)
+# Tools for tests, sanitizers, CI and deploy checks, not for building.
+test_pkgs=(
   clang libclang-rt-14-dev clang-format
   redis-server prometheus docker-compose
   python3 python3-venv python3-pip
 )
 
-pkgs=("${build_pkgs[@]}")
-[ "${1:-}" = "--runtime" ] && pkgs=("${runtime_pkgs[@]}")
+case "${1:-}" in
+  "") pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  --build) pkgs=("${build_pkgs[@]}") ;;
+  --runtime) pkgs=("${runtime_pkgs[@]}") ;;
+  *) echo "usage: $0 [--build|--runtime]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

