@@ -455,10 +455,23 @@ void Metrics::RefreshProcess() {
   }
 }
 
+void Metrics::SetScrapeCallback(std::function<void(Metrics&)> callback) {
+  absl::MutexLock lock(&refresh_mu_);
+  scrape_callback_ = std::move(callback);
+}
+
+void Metrics::ClearScrapeSources() {
+  absl::MutexLock lock(&refresh_mu_);  // waits for a scrape in progress
+  tier_source_ = nullptr;
+  scrape_callback_ = nullptr;
+}
+
 void Metrics::Refresh() {
   RefreshTiers();
   absl::MutexLock lock(&refresh_mu_);
   RefreshProcess();
+  // The callback only sets gauges (their own atomics), never calls back into Refresh.
+  if (scrape_callback_) scrape_callback_(*this);
 }
 
 // ---- Exposition.

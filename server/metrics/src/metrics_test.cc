@@ -282,6 +282,27 @@ TEST(MetricsTest, TierCountersFollowTheStoreTotals) {
   EXPECT_EQ(Value(samples, "gearkv_store_hits_total", {{"tier", "memory"}}), 11);
 }
 
+TEST(MetricsTest, ScrapeCallbackRunsAtEveryScrapeUntilCleared) {
+  Metrics metrics;
+  int queue = 3, calls = 0;
+  metrics.SetScrapeCallback([&](Metrics& m) {
+    ++calls;
+    m.SetWorkerPoolQueueDepth(queue);
+  });
+  metrics.SetTierStatsSource(
+      [] { return std::vector<TierSample>{{.tier = "memory", .bytes = 7}}; });
+  auto samples = ParseExposition(metrics.TextExposition());
+  EXPECT_EQ(Value(samples, "gearkv_worker_pool_queue_depth", {}), 3);
+  EXPECT_EQ(calls, 1);
+
+  metrics.ClearScrapeSources();
+  queue = 9;
+  samples = ParseExposition(metrics.TextExposition());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(Value(samples, "gearkv_worker_pool_queue_depth", {}), 3);  // last value stays
+  EXPECT_EQ(Value(samples, "gearkv_store_bytes", {{"tier", "memory"}}), 7);
+}
+
 TEST(MetricsTest, SeriesCountDoesNotGrowWithTraffic) {
   Metrics metrics;
   const size_t before = ParseExposition(metrics.TextExposition()).size();

@@ -13,9 +13,8 @@
 // Label values are bounded: unknown presets are counted as "other", unknown backends and
 // operations are ignored. No label carries a key, namespace or request id.
 //
-// Thread-safety: every method may be called concurrently from any thread, except the
-// constructor, the destructor, SetTierStatsSource and StartExposer, which the owner calls once,
-// before serving starts (destruction after serving stops).
+// Thread-safety: every method may be called concurrently from any thread, except StartExposer,
+// which the owner calls once.
 #ifndef GEARKV_METRICS_METRICS_H_
 #define GEARKV_METRICS_METRICS_H_
 
@@ -111,9 +110,15 @@ class Metrics {
   void SetWorkerPoolQueueDepth(int64_t tasks);
   void SetWorkerPoolSize(int64_t workers, int64_t queue_capacity);
 
-  // ---- Store tiers, read at every scrape (and once here, to create the tier children).
-  // `source` must stay callable until the exposer is stopped (the Metrics is destroyed).
+  // ---- Pull-style values, read at every scrape from the calling thread of the scrape.
+  // Store tiers: `source` is called here once (to create the tier children) and at every scrape.
   void SetTierStatsSource(std::function<std::vector<TierSample>()> source);
+  // Anything else the owner reads at scrape time, e.g.
+  // `[&] (Metrics& m) { m.SetWorkerPoolQueueDepth(server.codec_queue_length()); }`.
+  void SetScrapeCallback(std::function<void(Metrics&)> callback);
+  // Forgets the tier source and the scrape callback; once it returns no scrape calls them.
+  // Call it before destroying what they reference (the server) while the exposer still runs.
+  void ClearScrapeSources();
 
   // ---- Exposition.
   // Serves /metrics on `address` ("0.0.0.0:9464", "127.0.0.1:0" for any free port) from
@@ -191,7 +196,8 @@ class Metrics {
 
   // Serialises scrape-time refreshes (two concurrent scrapes must not apply a delta twice).
   absl::Mutex refresh_mu_;
-  std::function<std::vector<TierSample>()> tier_source_;  // set once before serving
+  std::function<std::vector<TierSample>()> tier_source_ ABSL_GUARDED_BY(refresh_mu_);
+  std::function<void(Metrics&)> scrape_callback_ ABSL_GUARDED_BY(refresh_mu_);
   absl::flat_hash_map<std::string, std::unique_ptr<TierChildren>> tiers_
       ABSL_GUARDED_BY(refresh_mu_);
   double process_cpu_seen_ ABSL_GUARDED_BY(refresh_mu_) = 0;
