@@ -2,9 +2,10 @@
 // bytes and back.
 //
 // GEAR, per (layer, K|V) matrix and per KV head (a tokens x head_dim matrix X):
-//   1. sparse outliers S: in every row (keys: a channel over all tokens; values: a token over
-//      its head_dim channels) the k largest and k smallest entries, k = round(s * row / 2), are
-//      kept exactly (in the tensor's dtype, with a 16-bit offset);
+//   1. sparse outliers S: in every pool (keys: one channel over all tokens; values: 8
+//      consecutive tokens over all channels) the k largest and k smallest entries, with k
+//      spread over the pools so that a fraction s of the head is kept, stored exactly (in the
+//      tensor's dtype, with a 16-bit offset inside the pool);
 //   2. quantization D of the rest to `bits` bits, asymmetric min-max per group with fp16 scale
 //      and minimum: keys per channel over groups of `group_size` tokens, values per token over
 //      groups of `group_size` channels (the KIVI backbone); outliers don't widen any group;
@@ -14,7 +15,9 @@
 // The `none` method stores the tensor as sent (lossless).
 //
 // Compression is deterministic: the same input, spec and format version give the same bytes on
-// every backend and thread count. Blocks from any backend decompress on any other.
+// a given backend whatever the thread count. Blocks from any backend decompress on any other
+// (the CPU and CUDA backends may differ in the last bits of the low-rank factors, since float
+// sums run in a different order).
 //
 // Thread-safety: a Codec is immutable after construction; Compress and Decompress may be called
 // concurrently from many threads.
@@ -44,12 +47,12 @@ enum class Method : uint8_t {
 // overridden before use. ValidateSpec says what is allowed.
 struct CodecSpec {
   Method method = Method::kGear;
-  uint8_t bits = 4;               // 2, 3, 4 or 8
-  uint16_t group_size = 64;       // G, 1..65535
-  uint16_t rank = 4;              // low-rank rank r, 0 (none) .. 64
-  float outlier_ratio = 0.02f;    // s, fraction of entries kept exactly, 0 .. 0.5
-  uint8_t power_iterations = 3;   // subspace iteration rounds, 1..16 (used when rank > 0)
-  uint32_t seed = 0x9e3779b9u;    // seeds the subspace iteration's start
+  uint8_t bits = 4;              // 2, 3, 4 or 8
+  uint16_t group_size = 64;      // G, 1..65535
+  uint16_t rank = 4;             // low-rank rank r, 0 (none) .. 64
+  float outlier_ratio = 0.02f;   // s, fraction of entries kept exactly, 0 .. 0.5
+  uint8_t power_iterations = 3;  // subspace iteration rounds, 1..16 (used when rank > 0)
+  uint32_t seed = 0x9e3779b9u;   // seeds the subspace iteration's start
 
   bool operator==(const CodecSpec&) const = default;
   // "gear(bits=4, G=64, r=4, s=0.02, iters=3)" or "none".
@@ -65,8 +68,8 @@ absl::Status ValidateSpec(const CodecSpec& spec);
 
 // What a compression did.
 struct CompressStats {
-  uint64_t raw_bytes = 0;    // input size
-  uint64_t block_bytes = 0;  // whole block, every header, table and checksum byte included
+  uint64_t raw_bytes = 0;       // input size
+  uint64_t block_bytes = 0;     // whole block, every header, table and checksum byte included
   double bits_per_element = 0;  // 8 * block_bytes / elements
   double ratio = 0;             // raw_bytes / block_bytes
   // ||X - X^||_F / ||X||_F over the whole tensor, when CompressOptions::measure_error.
@@ -119,9 +122,9 @@ class Codec {
 
   // Compresses `tensor` with `spec`. INVALID_ARGUMENT for a bad shape (ValidateShape), a bad
   // spec (ValidateSpec), a null pointer, or non-finite values with a lossy method.
-  [[nodiscard]] virtual absl::StatusOr<Block> Compress(const TensorView& tensor,
-                                                       const CodecSpec& spec,
-                                                       const CompressOptions& options = {}) const = 0;
+  [[nodiscard]] virtual absl::StatusOr<Block> Compress(
+      const TensorView& tensor, const CodecSpec& spec,
+      const CompressOptions& options = {}) const = 0;
 
   // Decompresses `block` into `out`, whose shape must equal the block's and whose dtype may be
   // any (values are converted). Errors as InspectBlock, plus INVALID_ARGUMENT for a shape

@@ -7,10 +7,10 @@
 #include "absl/status/statusor.h"
 
 // Returns the status of `expr` from the current function when it is not OK.
-#define GEARKV_RETURN_IF_ERROR(expr)                   \
-  do {                                                 \
-    ::absl::Status gearkv_status_ = (expr);            \
-    if (!gearkv_status_.ok()) return gearkv_status_;   \
+#define GEARKV_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status gearkv_status_ = (expr);          \
+    if (!gearkv_status_.ok()) return gearkv_status_; \
   } while (false)
 
 #define GEARKV_STATUS_CONCAT_INNER_(a, b) a##b

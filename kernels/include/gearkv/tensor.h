@@ -36,9 +36,7 @@ struct TensorShape {
   uint32_t head_dim = 0;
 
   // layers * 2 * kv_heads * tokens * head_dim.
-  uint64_t NumElements() const {
-    return uint64_t{layers} * 2 * kv_heads * tokens * head_dim;
-  }
+  uint64_t NumElements() const { return uint64_t{layers} * 2 * kv_heads * tokens * head_dim; }
   // Elements of one (layer, K|V) matrix: kv_heads * tokens * head_dim.
   uint64_t MatrixElements() const { return uint64_t{kv_heads} * tokens * head_dim; }
   bool operator==(const TensorShape&) const = default;
@@ -46,11 +44,11 @@ struct TensorShape {
   std::string DebugString() const;
 };
 
-// Limits every shape must respect (checked by ValidateShape): each dimension >= 1, tokens and
-// head_dim <= 65535 (outlier offsets are 16-bit), head_dim a multiple of 8 (packed rows stay
-// byte-aligned for every bit width), and at most 2^34 elements (32 GiB of fp16) in all.
+// Limits every shape must respect (checked by ValidateShape): each dimension >= 1, tokens
+// <= 65535 and head_dim <= 8192 (outlier offsets are 16-bit), head_dim a multiple of 8 (packed
+// rows stay byte-aligned for every bit width), and at most 2^34 elements (32 GiB of fp16).
 inline constexpr uint32_t kMaxTokens = 65535;
-inline constexpr uint32_t kMaxHeadDim = 65535;
+inline constexpr uint32_t kMaxHeadDim = 8192;
 inline constexpr uint32_t kHeadDimMultiple = 8;
 inline constexpr uint64_t kMaxElements = uint64_t{1} << 34;
 

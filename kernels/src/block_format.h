@@ -1,0 +1,62 @@
+// The serialized block: layout arithmetic, header writing, and the bounds-checked parser.
+// The byte-level format is documented in kernels/block_format.md.
+#ifndef GEARKV_KERNELS_BLOCK_FORMAT_H_
+#define GEARKV_KERNELS_BLOCK_FORMAT_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "gear_math.h"
+#include "gearkv/codec.h"
+
+namespace gearkv::internal {
+
+inline constexpr char kBlockMagic[4] = {'G', 'K', 'V', 'B'};
+inline constexpr uint16_t kFormatVersion = 1;
+inline constexpr uint64_t kHeaderBytes = 64;
+inline constexpr uint64_t kSectionEntryBytes = 16;  // u64 offset, u64 bytes
+inline constexpr uint64_t kChecksumBytes = 8;       // XXH3-64 of every byte before it
+
+// Where everything of a block lies; derived from (shape, dtype, spec) alone.
+struct BlockGeometry {
+  BlockInfo info;
+  uint32_t sections = 0;        // 2 * layers, ordered (layer, K|V)
+  uint64_t section_bytes[2]{};  // bytes of one K section and of one V section
+  HeadLayout heads[2];          // per kind, for Method::kGear
+  uint64_t table_offset = kHeaderBytes;
+  uint64_t data_offset = 0;      // first section, aligned to kArrayAlignment
+  uint64_t checksum_offset = 0;  // == info.block_bytes - kChecksumBytes
+
+  uint64_t SectionOffset(uint32_t layer, Kind kind) const {
+    return data_offset + uint64_t{layer} * (section_bytes[0] + section_bytes[1]) +
+           (kind == Kind::kValues ? section_bytes[0] : 0);
+  }
+};
+
+// Validates shape, dtype and spec and computes the geometry.
+absl::StatusOr<BlockGeometry> MakeBlockGeometry(const TensorShape& shape, DType dtype,
+                                                const CodecSpec& spec);
+
+// Writes header and section table into block[0, data_offset) (the padding up to data_offset
+// is zeroed).
+void WriteHeaderAndTable(const BlockGeometry& geometry, char* block);
+
+// Computes and stores the trailing checksum over block[0, checksum_offset).
+void WriteChecksum(const BlockGeometry& geometry, char* block);
+
+// A verified block: every field checked, the checksum matched, every section in bounds.
+struct ParsedBlock {
+  BlockGeometry geometry;
+  std::string_view bytes;
+
+  const char* Section(uint32_t layer, Kind kind) const {
+    return bytes.data() + geometry.SectionOffset(layer, kind);
+  }
+};
+
+absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes);
+
+}  // namespace gearkv::internal
+
+#endif  // GEARKV_KERNELS_BLOCK_FORMAT_H_

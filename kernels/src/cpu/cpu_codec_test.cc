@@ -1,0 +1,238 @@
+// Round trips of the CPU backend against the float64 reference (reference_gear.h).
+//
+// Tolerance: for every lossy case the codec's relative error is within 2% (relative) of the
+// reference's plus 1e-5, and the two reconstructions differ by at most 20% of the reference's
+// error (they differ only where float32 rounding flips a quantization code or moves the
+// low-rank factors).
+#include <cmath>
+#include <string>
+
+#include "gearkv/codec.h"
+#include "gtest/gtest.h"
+#include "reference_gear.h"
+#include "test_util.h"
+
+namespace gearkv {
+namespace {
+
+using testing::OwnedTensor;
+using testing::RandomKv;
+using testing::ZeroTensor;
+
+constexpr DType kDTypes[] = {DType::kFloat16, DType::kBFloat16, DType::kFloat32};
+
+std::unique_ptr<Codec> Cpu() { return *MakeCodec(Backend::kCpu); }
+
+// Relative errors of the codec and of the reference, and between the two reconstructions.
+struct Errors {
+  double codec, reference, codec_vs_reference;
+};
+
+Errors CompareWithReference(const OwnedTensor& in, const CodecSpec& spec) {
+  auto block = Cpu()->Compress(in.view(), spec);
+  EXPECT_TRUE(block.ok()) << block.status();
+  if (!block.ok()) return {};
+  OwnedTensor out = ZeroTensor(in.shape, DType::kFloat32);
+  EXPECT_TRUE(Cpu()->Decompress(block->bytes, out.mutable_view()).ok());
+  const std::vector<double> x = testing::AsDoubles(in.view());
+  const std::vector<double> y = testing::AsDoubles(out.view());
+  const TensorShape& s = in.shape;
+  const uint64_t head = uint64_t{s.tokens} * s.head_dim;
+  double e_codec = 0, e_ref = 0, e_between = 0, norm = 0;
+  for (uint64_t h = 0; h < uint64_t{s.layers} * 2 * s.kv_heads; ++h) {
+    const std::vector<double> xh(x.begin() + h * head, x.begin() + (h + 1) * head);
+    const auto kind = static_cast<internal::Kind>((h / s.kv_heads) % 2);
+    const std::vector<double> ref =
+        internal::ReferenceGearHead(xh, kind, s.tokens, s.head_dim, spec, h);
+    for (uint64_t i = 0; i < head; ++i) {
+      const double yi = y[h * head + i];
+      e_codec += (yi - xh[i]) * (yi - xh[i]);
+      e_ref += (ref[i] - xh[i]) * (ref[i] - xh[i]);
+      e_between += (yi - ref[i]) * (yi - ref[i]);
+      norm += xh[i] * xh[i];
+    }
+  }
+  return {std::sqrt(e_codec / norm), std::sqrt(e_ref / norm), std::sqrt(e_between / norm)};
+}
+
+void ExpectCloseToReference(const OwnedTensor& in, const CodecSpec& spec, double max_error) {
+  const Errors e = CompareWithReference(in, spec);
+  SCOPED_TRACE(spec.DebugString() + " " + in.shape.DebugString() + " " +
+               std::string(DTypeName(in.dtype)));
+  EXPECT_LE(e.codec, e.reference * 1.02 + 1e-5) << "reference " << e.reference;
+  EXPECT_LE(e.codec_vs_reference, 0.2 * e.reference + 1e-6);
+  EXPECT_LE(e.codec, max_error);
+  EXPECT_GT(e.codec, 0.0);  // lossy: a zero error would mean nothing was compressed
+}
+
+// Upper bounds on Gaussian data, far above the expected errors and far below a broken codec's.
+double MaxErrorFor(const CodecSpec& spec) {
+  switch (spec.bits) {
+    case 2:
+      return 0.5;
+    case 3:
+      return 0.25;
+    case 4:
+      return 0.12;
+    default:
+      return 0.01;
+  }
+}
+
+TEST(CpuCodec, EveryPresetAndDtypeMatchesTheReference) {
+  const TensorShape shape{2, 2, 200, 64};  // 200 tokens: the last key group is partial
+  for (DType dtype : kDTypes) {
+    const uint64_t seed = 1000 + static_cast<int>(dtype);
+    std::cout << "seed " << seed << "\n";
+    const OwnedTensor in = RandomKv(shape, dtype, seed);
+    for (std::string_view name : PresetNames()) {
+      if (name == "none") continue;
+      const CodecSpec spec = *PresetSpec(name);
+      ExpectCloseToReference(in, spec, MaxErrorFor(spec));
+    }
+  }
+}
+
+TEST(CpuCodec, OddShapesAndBitWidths) {
+  const TensorShape shapes[] = {
+      {1, 1, 1, 64},    // one token: every key group holds one value
+      {1, 2, 65, 128},  // one token past a group
+      {1, 1, 37, 256},  // values pools and groups partial
+      {3, 1, 9, 8},     // head_dim 8: one value group narrower than G
+  };
+  uint64_t seed = 7;
+  for (const TensorShape& shape : shapes) {
+    for (uint8_t bits : {2, 3, 4, 8}) {
+      CodecSpec spec = *PresetSpec("gear4");
+      spec.bits = bits;
+      std::cout << "seed " << seed << "\n";
+      const OwnedTensor in = RandomKv(shape, DType::kFloat32, seed++);
+      ExpectCloseToReference(in, spec, MaxErrorFor(spec) * (shape.tokens == 1 ? 0.1 : 1.0));
+    }
+  }
+}
+
+TEST(CpuCodec, NoneIsExactInEveryDtype) {
+  for (DType dtype : kDTypes) {
+    const OwnedTensor in = RandomKv({2, 3, 17, 16}, dtype, 11);
+    auto block = Cpu()->Compress(in.view(), *PresetSpec("none"));
+    ASSERT_TRUE(block.ok()) << block.status();
+    OwnedTensor out = ZeroTensor(in.shape, dtype);
+    ASSERT_TRUE(Cpu()->Decompress(block->bytes, out.mutable_view()).ok());
+    EXPECT_EQ(out.bytes, in.bytes);
+  }
+}
+
+TEST(CpuCodec, SameInputSameBytesAtAnyThreadCount) {
+  const OwnedTensor in = RandomKv({2, 4, 130, 64}, DType::kFloat16, 21);
+  for (std::string_view name : {"gear4", "gear2", "kivi4", "none"}) {
+    const CodecSpec spec = *PresetSpec(name);
+    auto a = Cpu()->Compress(in.view(), spec, {.threads = 1});
+    auto b = Cpu()->Compress(in.view(), spec, {.threads = 3});
+    auto c = Cpu()->Compress(in.view(), spec, {.threads = 1});
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    EXPECT_EQ(a->bytes, b->bytes) << name;
+    EXPECT_EQ(a->bytes, c->bytes) << name;
+  }
+}
+
+TEST(CpuCodec, OutliersAreKeptExactly) {
+  OwnedTensor in = RandomKv({1, 1, 64, 64}, DType::kFloat16, 5);
+  // Plant one huge value per matrix; it must come back bit-exact.
+  auto* h = reinterpret_cast<_Float16*>(in.bytes.data());
+  h[10 * 64 + 7] = static_cast<_Float16>(1234.5f);
+  h[64 * 64 + 20 * 64 + 9] = static_cast<_Float16>(-777.25f);
+  auto block = Cpu()->Compress(in.view(), *PresetSpec("gear2"));
+  ASSERT_TRUE(block.ok());
+  OwnedTensor out = ZeroTensor(in.shape, DType::kFloat16);
+  ASSERT_TRUE(Cpu()->Decompress(block->bytes, out.mutable_view()).ok());
+  const auto* o = reinterpret_cast<const _Float16*>(out.bytes.data());
+  EXPECT_EQ(static_cast<float>(o[10 * 64 + 7]), static_cast<float>(h[10 * 64 + 7]));
+  EXPECT_EQ(static_cast<float>(o[64 * 64 + 20 * 64 + 9]),
+            static_cast<float>(h[64 * 64 + 20 * 64 + 9]));
+}
+
+TEST(CpuCodec, DecompressesIntoAnyDtype) {
+  const OwnedTensor in = RandomKv({1, 2, 64, 64}, DType::kBFloat16, 3);
+  auto block = Cpu()->Compress(in.view(), *PresetSpec("gear4"));
+  ASSERT_TRUE(block.ok());
+  OwnedTensor f32 = ZeroTensor(in.shape, DType::kFloat32);
+  OwnedTensor f16 = ZeroTensor(in.shape, DType::kFloat16);
+  ASSERT_TRUE(Cpu()->Decompress(block->bytes, f32.mutable_view()).ok());
+  ASSERT_TRUE(Cpu()->Decompress(block->bytes, f16.mutable_view()).ok());
+  EXPECT_LT(*RelativeError(f16.view(), f32.view()), 1e-3);
+  EXPECT_LT(*RelativeError(f32.view(), in.view()), 0.12);
+}
+
+TEST(CpuCodec, ReportsStatsAndMeasuredError) {
+  const OwnedTensor in = RandomKv({2, 2, 128, 128}, DType::kFloat16, 8);
+  auto block = Cpu()->Compress(in.view(), *PresetSpec("gear4"), {.measure_error = true});
+  ASSERT_TRUE(block.ok());
+  const CompressStats& st = block->stats;
+  EXPECT_EQ(st.raw_bytes, in.bytes.size());
+  EXPECT_EQ(st.block_bytes, block->bytes.size());
+  EXPECT_DOUBLE_EQ(st.bits_per_element, 8.0 * block->bytes.size() / in.shape.NumElements());
+  ASSERT_TRUE(st.relative_error.has_value());
+  OwnedTensor out = ZeroTensor(in.shape, DType::kFloat32);
+  ASSERT_TRUE(Cpu()->Decompress(block->bytes, out.mutable_view()).ok());
+  EXPECT_DOUBLE_EQ(*st.relative_error, *RelativeError(out.view(), in.view()));
+}
+
+TEST(CpuCodec, RejectsBadInput) {
+  OwnedTensor in = RandomKv({1, 1, 16, 16}, DType::kFloat32, 1);
+  const CodecSpec gear4 = *PresetSpec("gear4");
+  reinterpret_cast<float*>(in.bytes.data())[5] = NAN;
+  auto nan = Cpu()->Compress(in.view(), gear4);
+  EXPECT_EQ(nan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(nan.status().message().find("NaN"), std::string::npos) << nan.status();
+  EXPECT_TRUE(Cpu()->Compress(in.view(), *PresetSpec("none")).ok());  // stored as sent
+
+  reinterpret_cast<float*>(in.bytes.data())[5] = 1e6f;  // beyond fp16's range
+  EXPECT_EQ(Cpu()->Compress(in.view(), gear4).status().code(), absl::StatusCode::kInvalidArgument);
+
+  TensorView bad_shape = in.view();
+  bad_shape.shape.head_dim = 12;
+  EXPECT_EQ(Cpu()->Compress(bad_shape, gear4).status().code(), absl::StatusCode::kInvalidArgument);
+  TensorView null_data = in.view();
+  null_data.data = nullptr;
+  EXPECT_EQ(Cpu()->Compress(null_data, gear4).status().code(), absl::StatusCode::kInvalidArgument);
+  CodecSpec bad_bits = gear4;
+  bad_bits.bits = 5;
+  EXPECT_EQ(Cpu()
+                ->Compress(RandomKv({1, 1, 16, 16}, DType::kFloat32, 1).view(), bad_bits)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CpuCodec, DecompressChecksTheOutput) {
+  const OwnedTensor in = RandomKv({1, 1, 16, 16}, DType::kFloat16, 2);
+  auto block = Cpu()->Compress(in.view(), *PresetSpec("kivi4"));
+  ASSERT_TRUE(block.ok());
+  OwnedTensor wrong = ZeroTensor({1, 1, 17, 16}, DType::kFloat16);
+  EXPECT_EQ(Cpu()->Decompress(block->bytes, wrong.mutable_view()).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CpuCodec, LayerSliceDecompressesToThoseLayers) {
+  const OwnedTensor in = RandomKv({4, 2, 32, 64}, DType::kFloat16, 9);
+  for (std::string_view name : {"gear4", "none"}) {
+    auto block = Cpu()->Compress(in.view(), *PresetSpec(name));
+    ASSERT_TRUE(block.ok());
+    OwnedTensor all = ZeroTensor(in.shape, DType::kFloat16);
+    ASSERT_TRUE(Cpu()->Decompress(block->bytes, all.mutable_view()).ok());
+    auto slice = SliceBlockLayers(block->bytes, 1, 3);
+    ASSERT_TRUE(slice.ok()) << slice.status();
+    OwnedTensor part = ZeroTensor({2, 2, 32, 64}, DType::kFloat16);
+    ASSERT_TRUE(Cpu()->Decompress(*slice, part.mutable_view()).ok());
+    const uint64_t layer_bytes = all.bytes.size() / 4;
+    EXPECT_EQ(part.bytes, all.bytes.substr(layer_bytes, 2 * layer_bytes)) << name;
+    EXPECT_EQ(SliceBlockLayers(block->bytes, 3, 5).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(SliceBlockLayers(block->bytes, 2, 2).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace gearkv

@@ -1,0 +1,201 @@
+#include "cpu/quantize.h"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "half.h"
+
+namespace gearkv::internal {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Packs n codes (floats holding integers in [0, 2^bits)) LSB-first into n * bits / 8 bytes
+// (n a multiple of 8).
+template <int kBits>
+void PackRow(const float* q, uint32_t n, uint8_t* out) {
+  if constexpr (kBits == 8) {
+    for (uint32_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(q[i]);
+  } else if constexpr (kBits == 4) {
+    for (uint32_t i = 0; i < n / 2; ++i) {
+      out[i] = static_cast<uint8_t>(static_cast<uint32_t>(q[2 * i]) |
+                                    static_cast<uint32_t>(q[2 * i + 1]) << 4);
+    }
+  } else if constexpr (kBits == 2) {
+    for (uint32_t i = 0; i < n / 4; ++i) {
+      out[i] = static_cast<uint8_t>(
+          static_cast<uint32_t>(q[4 * i]) | static_cast<uint32_t>(q[4 * i + 1]) << 2 |
+          static_cast<uint32_t>(q[4 * i + 2]) << 4 | static_cast<uint32_t>(q[4 * i + 3]) << 6);
+    }
+  } else {  // 3 bits: 8 codes in 3 bytes
+    for (uint32_t i = 0; i < n / 8; ++i) {
+      uint32_t w = 0;
+      for (int j = 0; j < 8; ++j) w |= static_cast<uint32_t>(q[8 * i + j]) << (3 * j);
+      out[3 * i] = static_cast<uint8_t>(w);
+      out[3 * i + 1] = static_cast<uint8_t>(w >> 8);
+      out[3 * i + 2] = static_cast<uint8_t>(w >> 16);
+    }
+  }
+}
+
+template <int kBits>
+void UnpackRow(const uint8_t* in, uint32_t n, float* q) {
+  if constexpr (kBits == 8) {
+    for (uint32_t i = 0; i < n; ++i) q[i] = in[i];
+  } else if constexpr (kBits == 4) {
+    for (uint32_t i = 0; i < n / 2; ++i) {
+      q[2 * i] = in[i] & 0xf;
+      q[2 * i + 1] = in[i] >> 4;
+    }
+  } else if constexpr (kBits == 2) {
+    for (uint32_t i = 0; i < n / 4; ++i) {
+      q[4 * i] = in[i] & 3;
+      q[4 * i + 1] = (in[i] >> 2) & 3;
+      q[4 * i + 2] = (in[i] >> 4) & 3;
+      q[4 * i + 3] = in[i] >> 6;
+    }
+  } else {
+    for (uint32_t i = 0; i < n / 8; ++i) {
+      const uint32_t w = in[3 * i] | in[3 * i + 1] << 8 | in[3 * i + 2] << 16;
+      for (int j = 0; j < 8; ++j) q[8 * i + j] = (w >> (3 * j)) & 7;
+    }
+  }
+}
+
+void PackRowAnyBits(uint32_t bits, const float* q, uint32_t n, uint8_t* out) {
+  switch (bits) {
+    case 2:
+      return PackRow<2>(q, n, out);
+    case 3:
+      return PackRow<3>(q, n, out);
+    case 4:
+      return PackRow<4>(q, n, out);
+    default:
+      return PackRow<8>(q, n, out);
+  }
+}
+
+// Group parameters from its range (mn, mx): zero = fp16(mn), scale = fp16((mx - zero) / L).
+// An empty group (every entry an outlier) has mn = inf: it gets zero = scale = 0.
+inline void GroupParams(float mn, float mx, float max_code, uint16_t* zero_h, uint16_t* scale_h,
+                        float* zero, float* scale, float* inv_scale) {
+  if (!(mn <= mx)) mn = mx = 0.0f;
+  *zero = RoundToHalf(mn);
+  *scale = RoundToHalf(std::max(0.0f, (mx - *zero) / max_code));
+  *zero_h = FloatToHalf(*zero);
+  *scale_h = FloatToHalf(*scale);
+  *inv_scale = *scale > 0.0f ? 1.0f / *scale : 0.0f;
+}
+
+// Quantizes one row of n entries with per-entry group parameters, leaving the residual in x
+// and the codes in q.
+inline void QuantizeRow(float* x, const float* zero, const float* scale, const float* inv_scale,
+                        float max_code, uint32_t n, float* q) {
+  for (uint32_t d = 0; d < n; ++d) {
+    const float c = QuantizeCode(x[d], zero[d], inv_scale[d], max_code);
+    q[d] = c;
+    const float r = x[d] - DequantizeCode(c, zero[d], scale[d]);
+    x[d] = r == r ? r : 0.0f;  // NaN (outlier) -> residual 0
+  }
+}
+
+}  // namespace
+
+void QuantizeHead(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scales,
+                  uint16_t* zeros) {
+  const uint32_t T = l.tokens, D = l.head_dim, G = l.group_size;
+  const float max_code = static_cast<float>(MaxCode(l.bits));
+  thread_local std::vector<float> buf;
+  buf.resize(size_t{6} * D);
+  float *mn = buf.data(), *mx = mn + D, *zero = mx + D, *scale = zero + D, *inv = scale + D;
+  float* q = inv + D;  // one row of codes
+  if (l.kind == Kind::kKeys) {
+    // Groups: one channel over G tokens; every channel of a token group at once.
+    for (uint32_t t0 = 0, g = 0; t0 < T; t0 += G, ++g) {
+      const uint32_t t1 = std::min(T, t0 + G);
+      std::fill(mn, mn + D, kInf);
+      std::fill(mx, mx + D, -kInf);
+      for (uint32_t t = t0; t < t1; ++t) {
+        const float* row = x + size_t{t} * D;
+        for (uint32_t d = 0; d < D; ++d) {  // NaN compares false: outliers are skipped
+          mn[d] = row[d] < mn[d] ? row[d] : mn[d];
+          mx[d] = row[d] > mx[d] ? row[d] : mx[d];
+        }
+      }
+      for (uint32_t d = 0; d < D; ++d) {
+        GroupParams(mn[d], mx[d], max_code, &zeros[size_t{g} * D + d], &scales[size_t{g} * D + d],
+                    &zero[d], &scale[d], &inv[d]);
+      }
+      for (uint32_t t = t0; t < t1; ++t) {
+        QuantizeRow(x + size_t{t} * D, zero, scale, inv, max_code, D, q);
+        PackRowAnyBits(l.bits, q, D, codes + t * l.row_code_bytes);
+      }
+    }
+  } else {
+    // Groups: one token over G channels.
+    const uint32_t groups_per_row = CeilDiv(D, G);
+    for (uint32_t t = 0; t < T; ++t) {
+      float* row = x + size_t{t} * D;
+      for (uint32_t c = 0; c < groups_per_row; ++c) {
+        const uint32_t d0 = c * G, d1 = std::min(D, d0 + G);
+        float lo = kInf, hi = -kInf;
+        for (uint32_t d = d0; d < d1; ++d) {
+          lo = row[d] < lo ? row[d] : lo;
+          hi = row[d] > hi ? row[d] : hi;
+        }
+        const size_t gi = size_t{t} * groups_per_row + c;
+        GroupParams(lo, hi, max_code, &zeros[gi], &scales[gi], &zero[d0], &scale[d0], &inv[d0]);
+        std::fill(zero + d0 + 1, zero + d1, zero[d0]);
+        std::fill(scale + d0 + 1, scale + d1, scale[d0]);
+        std::fill(inv + d0 + 1, inv + d1, inv[d0]);
+      }
+      QuantizeRow(row, zero, scale, inv, max_code, D, q);
+      PackRowAnyBits(l.bits, q, D, codes + t * l.row_code_bytes);
+    }
+  }
+}
+
+void PrepareGroupRows(const HeadLayout& l, uint32_t t, const uint16_t* scales,
+                      const uint16_t* zeros, float* scale_row, float* zero_row) {
+  const uint32_t D = l.head_dim, G = l.group_size;
+  if (l.kind == Kind::kKeys) {
+    if (t % G != 0) return;  // unchanged inside a token group
+    const size_t g = t / G;
+    for (uint32_t d = 0; d < D; ++d) {
+      scale_row[d] = HalfToFloat(scales[g * D + d]);
+      zero_row[d] = HalfToFloat(zeros[g * D + d]);
+    }
+  } else {
+    const uint32_t groups_per_row = CeilDiv(D, G);
+    for (uint32_t c = 0; c < groups_per_row; ++c) {
+      const float s = HalfToFloat(scales[size_t{t} * groups_per_row + c]);
+      const float z = HalfToFloat(zeros[size_t{t} * groups_per_row + c]);
+      const uint32_t d1 = std::min(D, (c + 1) * G);
+      std::fill(scale_row + c * G, scale_row + d1, s);
+      std::fill(zero_row + c * G, zero_row + d1, z);
+    }
+  }
+}
+
+void DequantizeRow(const HeadLayout& l, const uint8_t* row_codes, const float* scale_row,
+                   const float* zero_row, float* out) {
+  const uint32_t D = l.head_dim;
+  switch (l.bits) {
+    case 2:
+      UnpackRow<2>(row_codes, D, out);
+      break;
+    case 3:
+      UnpackRow<3>(row_codes, D, out);
+      break;
+    case 4:
+      UnpackRow<4>(row_codes, D, out);
+      break;
+    default:
+      UnpackRow<8>(row_codes, D, out);
+      break;
+  }
+  for (uint32_t d = 0; d < D; ++d) out[d] = DequantizeCode(out[d], zero_row[d], scale_row[d]);
+}
+
+}  // namespace gearkv::internal

@@ -1,0 +1,23 @@
+// A plain float64 implementation of GEAR on one head, written for clarity, not speed: the
+// yardstick the codec's tests compare the fast backends against. Same definition as the codec
+// (pools, OutliersPerSide, fp16 scales and zeros, seeded subspace iteration, fp16 factors), but
+// full sorts, double arithmetic everywhere and Gram-Schmidt in double.
+#ifndef GEARKV_KERNELS_REFERENCE_GEAR_H_
+#define GEARKV_KERNELS_REFERENCE_GEAR_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "gear_math.h"
+#include "gearkv/codec.h"
+
+namespace gearkv::internal {
+
+// The reconstruction D + L (+ S over the outliers) of head x (tokens x head_dim, row-major).
+std::vector<double> ReferenceGearHead(const std::vector<double>& x, Kind kind, uint32_t tokens,
+                                      uint32_t head_dim, const CodecSpec& spec,
+                                      uint64_t head_index);
+
+}  // namespace gearkv::internal
+
+#endif  // GEARKV_KERNELS_REFERENCE_GEAR_H_
