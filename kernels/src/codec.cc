@@ -7,7 +7,7 @@
 #include "cpu/cpu_codec.h"
 #include "cpu/dtype_convert.h"
 #if GEARKV_WITH_CUDA
-#include "cuda/cuda_codec.h"
+#include "cuda_codec.h"  // kernels/cuda/
 #endif
 
 namespace gearkv {
