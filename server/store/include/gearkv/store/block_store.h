@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,6 +35,12 @@ struct BlockKey {
 
 // Immutable stored bytes, shared so that a Get can stream a block while it is evicted.
 using BlockBytes = std::shared_ptr<const std::string>;
+
+// A block together with its expiry, as returned by BlockStore::GetWithExpiry.
+struct StoredBlock {
+  BlockBytes bytes;
+  absl::Time expires_at = absl::InfiniteFuture();
+};
 
 // Counters and gauges of one tier, for Stats and metrics.
 struct TierStats {
@@ -61,6 +68,15 @@ class BlockStore {
   // The block under `key`: NOT_FOUND when absent or expired (an expired block is dropped),
   // DATA_LOSS when it failed verification (it is dropped too).
   [[nodiscard]] virtual absl::StatusOr<BlockBytes> Get(const BlockKey& key) = 0;
+
+  // Like Get, but also returns the block's expiry (what a TieredStore needs to promote a hit
+  // with its TTL intact). The default implementation calls Get and reports no expiry; tiers that
+  // know the expiry override it.
+  [[nodiscard]] virtual absl::StatusOr<StoredBlock> GetWithExpiry(const BlockKey& key) {
+    absl::StatusOr<BlockBytes> bytes = Get(key);
+    if (!bytes.ok()) return bytes.status();
+    return StoredBlock{*std::move(bytes), absl::InfiniteFuture()};
+  }
 
   // Whether a live block is under `key`, without counting a hit or miss or touching LRU order.
   virtual bool Contains(const BlockKey& key) = 0;
