@@ -1,0 +1,184 @@
+// gearkv::Client — the C++ client of a gearkv server (gRPC service gearkv.v1.KVCache, see
+// proto/gearkv/v1/kv_cache.proto for the wire contract and its status codes).
+//
+//   gearkv::ClientOptions options;
+//   options.target = "127.0.0.1:50051";
+//   GEARKV_ASSIGN_OR_RETURN(auto client, gearkv::Client::Create(options));
+//   gearkv::PutOptions put;
+//   put.codec.preset = "gear4";
+//   GEARKV_ASSIGN_OR_RETURN(auto stored, client->Put("llama3-8b/tenant1", key, view, put));
+//   GEARKV_ASSIGN_OR_RETURN(auto got, client->Get("llama3-8b/tenant1", key));  // decompressed
+//
+// Every call has a deadline (its own, else ClientOptions::default_deadline) that covers all of
+// its attempts; a call that fails with UNAVAILABLE (server draining or unreachable) is retried
+// with exponential backoff and jitter until max_attempts or the deadline. Errors are the
+// server's status (code and message) as absl::Status; client-side problems (a bad argument,
+// a malformed answer) are INVALID_ARGUMENT / INTERNAL naming the problem.
+//
+// Put streams the tensor in chunks of at most 1 MiB. Get asks for COMPRESSED block bytes by
+// default (what saves network bandwidth) and decompresses them here with the CPU codec; RAW
+// makes the server decompress.
+//
+// Thread-safety: a Client is safe to use from many threads at once; calls on one Client share
+// one HTTP/2 connection. For independent connections (benchmarks) create several Clients with
+// ClientOptions::own_connection.
+#ifndef GEARKV_CLIENT_H_
+#define GEARKV_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "gearkv/codec.h"
+#include "gearkv/tensor.h"
+#include "gearkv/tensor_file.h"
+
+namespace gearkv {
+
+struct ClientOptions {
+  std::string target = "127.0.0.1:50051";  // gRPC target ("host:port", "unix:/path", ...)
+  absl::Duration default_deadline = absl::Seconds(60);
+  int max_attempts = 5;  // per call, counting the first; only UNAVAILABLE is retried
+  absl::Duration initial_backoff = absl::Milliseconds(50);
+  absl::Duration max_backoff = absl::Seconds(2);
+  double backoff_multiplier = 2.0;
+  // Also retry RESOURCE_EXHAUSTED (the server's worker pool saturated). Off by default: the
+  // same code also means "over the budget or the size limit", which retrying cannot fix.
+  bool retry_resource_exhausted = false;
+  size_t chunk_bytes = size_t{1} << 20;  // Put chunk size, 1 .. 1 MiB
+  std::string auth_token;                // when set, sent as "authorization: Bearer <token>"
+  bool own_connection = false;           // a TCP connection not shared with other Clients
+  int decompress_threads = 0;            // threads per client-side decompression, 0 = all
+};
+
+// How to compress a Put: a preset (empty = the server's default) and optional overrides of
+// its parameters (see CodecSpec in codec.h for their ranges).
+struct CodecRequest {
+  std::string preset;
+  std::optional<uint32_t> bits;
+  std::optional<uint32_t> group_size;
+  std::optional<uint32_t> rank;
+  std::optional<float> outlier_ratio;
+  std::optional<uint32_t> power_iterations;
+  std::optional<uint32_t> seed;
+};
+
+struct PutOptions {
+  CodecRequest codec;
+  absl::Duration ttl = absl::ZeroDuration();  // zero = no expiry; whole seconds are sent
+  bool measure_error = false;                 // ask the server for the relative error
+  std::optional<absl::Duration> deadline;
+};
+
+// What a stored block costs (wire BlockStats).
+struct BlockCost {
+  uint64_t raw_bytes = 0;
+  uint64_t stored_bytes = 0;
+  double bits_per_element = 0;
+  double ratio = 0;
+  std::optional<double> relative_error;
+};
+
+struct PutResult {
+  BlockCost cost;
+  CodecSpec spec;           // as resolved by the server
+  std::string preset;       // the preset equal to `spec`, "" when the overrides changed it
+  std::string backend;      // "cpu" or "cuda"
+  uint64_t wire_bytes = 0;  // tensor bytes sent
+};
+
+enum class GetEncoding { kRaw, kCompressed };
+
+struct GetOptions {
+  GetEncoding encoding = GetEncoding::kCompressed;
+  // Layers [begin, end) only; unset = all.
+  std::optional<std::pair<uint32_t, uint32_t>> layers;
+  // kCompressed only: false leaves the block bytes in GetResult::block and `tensor` empty.
+  bool decompress = true;
+  // Element type of GetResult::tensor; unset = the stored dtype. kCompressed converts while
+  // decompressing; kRaw requires the stored dtype.
+  std::optional<DType> out_dtype;
+  std::optional<absl::Duration> deadline;
+};
+
+struct GetResult {
+  Tensor tensor;      // dims [layers, 2, kv_heads, tokens, head_dim]; empty when not decompressed
+  std::string block;  // the compressed block, when kCompressed and !decompress
+  TensorShape shape;  // of what was asked (layer range applied)
+  DType stored_dtype = DType::kFloat16;
+  CodecSpec spec;
+  std::string preset;
+  BlockCost cost;  // of the whole stored block
+  GetEncoding encoding = GetEncoding::kCompressed;
+  uint64_t wire_bytes = 0;  // payload bytes received
+};
+
+struct LookupResult {
+  std::vector<bool> exists;  // one per key asked
+  uint32_t prefix_hits = 0;  // run of existing keys from the first
+};
+
+struct ServerTierStats {
+  std::string tier;
+  uint64_t blocks = 0;
+  uint64_t bytes = 0;
+  uint64_t capacity_bytes = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t evictions = 0;
+  uint64_t expirations = 0;
+};
+
+struct ServerStats {
+  std::vector<ServerTierStats> tiers;
+  std::string backend;
+  std::string version;
+  uint64_t raw_bytes_stored = 0;
+};
+
+// grpc.health.v1 serving status.
+enum class HealthState { kUnknown, kServing, kNotServing, kServiceUnknown };
+std::string_view HealthStateName(HealthState state);  // "SERVING", "NOT_SERVING", ...
+
+struct CallOptions {
+  std::optional<absl::Duration> deadline;
+};
+
+class Client {
+ public:
+  // Connects lazily (the first call dials). INVALID_ARGUMENT for bad options.
+  static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientOptions& options);
+  virtual ~Client() = default;
+
+  // Stores `tensor` under (ns, key), replacing any block there.
+  [[nodiscard]] virtual absl::StatusOr<PutResult> Put(std::string_view ns, std::string_view key,
+                                                      const TensorView& tensor,
+                                                      const PutOptions& options = {}) = 0;
+  // The block under (ns, key); NOT_FOUND when absent or expired.
+  [[nodiscard]] virtual absl::StatusOr<GetResult> Get(std::string_view ns, std::string_view key,
+                                                      const GetOptions& options = {}) = 0;
+  // Which of `keys` (in prefix order) exist, and the length of the contiguous prefix hit.
+  [[nodiscard]] virtual absl::StatusOr<LookupResult> Lookup(std::string_view ns,
+                                                            absl::Span<const std::string> keys,
+                                                            const CallOptions& options = {}) = 0;
+  // Whether a block was there to delete.
+  [[nodiscard]] virtual absl::StatusOr<bool> Delete(std::string_view ns, std::string_view key,
+                                                    const CallOptions& options = {}) = 0;
+  [[nodiscard]] virtual absl::StatusOr<ServerStats> Stats(const CallOptions& options = {}) = 0;
+  // The grpc.health.v1 status of `service` ("" = the whole server). Not retried.
+  [[nodiscard]] virtual absl::StatusOr<HealthState> Health(std::string_view service = "",
+                                                           const CallOptions& options = {}) = 0;
+
+  virtual const ClientOptions& options() const = 0;
+};
+
+}  // namespace gearkv
+
+#endif  // GEARKV_CLIENT_H_

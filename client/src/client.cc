@@ -1,0 +1,342 @@
+// gearkv::Client over the gRPC sync API: one stub per Client, every call a fresh ClientContext
+// with the call's deadline, retried through RunWithRetry.
+#include "gearkv/client.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gearkv/status_macros.h"
+#include "gearkv/v1/kv_cache.grpc.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+#include "health_check.h"
+#include "retry.h"
+#include "wire.h"
+
+namespace gearkv {
+namespace {
+
+using client_internal::FromGrpc;
+
+constexpr size_t kMaxChunkBytes = size_t{1} << 20;
+// A compressed block is never larger than its raw tensor plus headers; this bounds what a Get
+// will allocate for a server's answer.
+constexpr uint64_t kBlockSlackBytes = uint64_t{16} << 20;
+
+absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+class GrpcClient final : public Client {
+ public:
+  GrpcClient(ClientOptions options, std::shared_ptr<grpc::Channel> channel,
+             std::unique_ptr<Codec> codec)
+      : options_(std::move(options)),
+        channel_(std::move(channel)),
+        stub_(v1::KVCache::NewStub(channel_)),
+        codec_(std::move(codec)) {}
+
+  absl::StatusOr<PutResult> Put(std::string_view ns, std::string_view key, const TensorView& tensor,
+                                const PutOptions& options) override;
+  absl::StatusOr<GetResult> Get(std::string_view ns, std::string_view key,
+                                const GetOptions& options) override;
+  absl::StatusOr<LookupResult> Lookup(std::string_view ns, absl::Span<const std::string> keys,
+                                      const CallOptions& options) override;
+  absl::StatusOr<bool> Delete(std::string_view ns, std::string_view key,
+                              const CallOptions& options) override;
+  absl::StatusOr<ServerStats> Stats(const CallOptions& options) override;
+  absl::StatusOr<HealthState> Health(std::string_view service, const CallOptions& options) override;
+  const ClientOptions& options() const override { return options_; }
+
+ private:
+  absl::Time DeadlineFrom(const std::optional<absl::Duration>& d) const {
+    return absl::Now() + d.value_or(options_.default_deadline);
+  }
+  void Prepare(grpc::ClientContext& context, absl::Time deadline) const {
+    context.set_deadline(absl::ToChronoTime(deadline));
+    if (!options_.auth_token.empty()) {
+      context.AddMetadata("authorization", "Bearer " + options_.auth_token);
+    }
+  }
+  absl::StatusOr<PutResult> PutOnce(const v1::PutRequest& header, const TensorView& tensor,
+                                    absl::Time deadline);
+  absl::StatusOr<GetResult> GetOnce(const v1::GetRequest& request, const GetOptions& options,
+                                    absl::Time deadline);
+
+  const ClientOptions options_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::unique_ptr<v1::KVCache::Stub> stub_;
+  const std::unique_ptr<Codec> codec_;
+};
+
+absl::StatusOr<PutResult> GrpcClient::Put(std::string_view ns, std::string_view key,
+                                          const TensorView& tensor, const PutOptions& options) {
+  if (tensor.data == nullptr && tensor.SizeBytes() > 0) {
+    return absl::InvalidArgumentError("Put: tensor data is null");
+  }
+  if (options.ttl < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("Put: negative ttl");
+  }
+  v1::PutRequest header;
+  v1::PutHeader* h = header.mutable_header();
+  h->set_namespace_(std::string(ns));
+  h->set_key(std::string(key));
+  *h->mutable_shape() = client_internal::ShapeToWire(tensor.shape);
+  h->set_dtype(client_internal::DTypeToWire(tensor.dtype));
+  client_internal::CodecRequestToWire(options.codec, h->mutable_codec());
+  if (options.ttl > absl::ZeroDuration()) {
+    // Round up so that a sub-second TTL still expires rather than meaning "never".
+    h->set_ttl_seconds(static_cast<uint32_t>(std::min<int64_t>(
+        absl::ToInt64Seconds(absl::Ceil(options.ttl, absl::Seconds(1))), UINT32_MAX)));
+  }
+  h->set_measure_error(options.measure_error);
+  return client_internal::RunWithRetry(
+      options_, DeadlineFrom(options.deadline),
+      [&](absl::Time deadline) { return PutOnce(header, tensor, deadline); });
+}
+
+absl::StatusOr<PutResult> GrpcClient::PutOnce(const v1::PutRequest& header,
+                                              const TensorView& tensor, absl::Time deadline) {
+  grpc::ClientContext context;
+  Prepare(context, deadline);
+  v1::PutResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::PutRequest>> writer = stub_->Put(&context, &response);
+  const size_t chunk = std::clamp<size_t>(options_.chunk_bytes, 1, kMaxChunkBytes);
+  const char* data = static_cast<const char*>(tensor.data);
+  const uint64_t total = tensor.SizeBytes();
+  bool ok = writer->Write(header);
+  v1::PutRequest message;
+  for (uint64_t offset = 0; ok && offset < total; offset += chunk) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, total - offset));
+    message.mutable_chunk()->assign(data + offset, n);
+    ok = writer->Write(message);
+  }
+  if (ok) writer->WritesDone();
+  // When a Write fails the server has already answered (an error); Finish returns it.
+  GEARKV_RETURN_IF_ERROR(FromGrpc(writer->Finish()));
+  PutResult result;
+  result.cost = client_internal::CostFromWire(response.stats());
+  result.spec = client_internal::SpecFromWire(response.codec());
+  result.preset = response.codec().preset();
+  result.backend = response.backend();
+  result.wire_bytes = total;
+  return result;
+}
+
+absl::StatusOr<GetResult> GrpcClient::Get(std::string_view ns, std::string_view key,
+                                          const GetOptions& options) {
+  v1::GetRequest request;
+  request.set_namespace_(std::string(ns));
+  request.set_key(std::string(key));
+  request.set_encoding(options.encoding == GetEncoding::kRaw ? v1::ENCODING_RAW
+                                                             : v1::ENCODING_COMPRESSED);
+  if (options.layers) {
+    request.mutable_layers()->set_begin(options.layers->first);
+    request.mutable_layers()->set_end(options.layers->second);
+  }
+  return client_internal::RunWithRetry(
+      options_, DeadlineFrom(options.deadline),
+      [&](absl::Time deadline) { return GetOnce(request, options, deadline); });
+}
+
+absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
+                                              const GetOptions& options, absl::Time deadline) {
+  grpc::ClientContext context;
+  Prepare(context, deadline);
+  std::unique_ptr<grpc::ClientReader<v1::GetResponse>> reader = stub_->Get(&context, request);
+  GetResult result;
+  result.encoding = options.encoding;
+  const bool raw = options.encoding == GetEncoding::kRaw;
+  // Where the payload goes: the tensor's bytes (RAW) or the block (COMPRESSED).
+  std::string* payload = raw ? &result.tensor.data : &result.block;
+  uint64_t expected = 0;
+  bool have_header = false;
+  absl::Status protocol_error;
+  v1::GetResponse message;
+  while (protocol_error.ok() && reader->Read(&message)) {
+    if (message.has_header()) {
+      const v1::GetHeader& h = message.header();
+      if (have_header) {
+        protocol_error = absl::InternalError("server sent a second Get header");
+        break;
+      }
+      have_header = true;
+      result.shape = client_internal::ShapeFromWire(h.shape());
+      auto dtype = client_internal::DTypeFromWire(h.dtype());
+      if (!dtype.ok()) {
+        protocol_error = dtype.status();
+        break;
+      }
+      result.stored_dtype = *dtype;
+      result.spec = client_internal::SpecFromWire(h.codec());
+      result.preset = h.codec().preset();
+      result.cost = client_internal::CostFromWire(h.stats());
+      expected = h.payload_bytes();
+      const uint64_t raw_size = result.shape.NumElements() * DTypeSize(result.stored_dtype);
+      if (absl::Status s = ValidateShape(result.shape); !s.ok()) {
+        protocol_error =
+            absl::InternalError(absl::StrCat("server sent a bad shape: ", s.message()));
+      } else if (raw && expected != raw_size) {
+        protocol_error = absl::InternalError(absl::StrCat(
+            "server announced ", expected, " RAW bytes for ", result.shape.DebugString(), " (",
+            Sv(DTypeName(result.stored_dtype)), "), expected ", raw_size));
+      } else if (!raw && expected > raw_size + kBlockSlackBytes) {
+        protocol_error = absl::InternalError(absl::StrCat(
+            "server announced a ", expected, "-byte block for a ", raw_size, "-byte tensor"));
+      } else {
+        payload->reserve(expected);
+      }
+      continue;
+    }
+    if (!have_header) {
+      protocol_error = absl::InternalError("server sent a Get chunk before the header");
+    } else if (message.chunk().size() > expected - payload->size()) {
+      protocol_error = absl::InternalError(
+          absl::StrCat("server sent more than the ", expected, " payload bytes it announced"));
+    } else {
+      payload->append(message.chunk());
+    }
+  }
+  if (!protocol_error.ok()) {
+    context.TryCancel();
+    reader->Finish().IgnoreError();
+    return protocol_error;
+  }
+  GEARKV_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+  if (!have_header) return absl::InternalError("server ended the Get without a header");
+  if (payload->size() != expected) {
+    return absl::InternalError(absl::StrCat("server sent ", payload->size(), " of the ", expected,
+                                            " payload bytes it announced"));
+  }
+  result.wire_bytes = expected;
+  const TensorShape& s = result.shape;
+  if (raw) {
+    if (options.out_dtype && *options.out_dtype != result.stored_dtype) {
+      return absl::InvalidArgumentError(
+          "Get: out_dtype differs from the stored dtype; use the COMPRESSED encoding to convert");
+    }
+    result.tensor.dtype = result.stored_dtype;
+    result.tensor.dims = {s.layers, 2, s.kv_heads, s.tokens, s.head_dim};
+    return result;
+  }
+  if (!options.decompress) return result;
+  result.tensor = MakeKvTensor(s, options.out_dtype.value_or(result.stored_dtype));
+  GEARKV_ASSIGN_OR_RETURN(MutableTensorView out, AsMutableKvView(result.tensor));
+  DecompressOptions decompress_options;
+  decompress_options.threads = options_.decompress_threads;
+  if (absl::Status st = codec_->Decompress(result.block, out, decompress_options); !st.ok()) {
+    return absl::Status(st.code(),
+                        absl::StrCat("decompressing the block the server sent: ", st.message()));
+  }
+  result.block.clear();
+  result.block.shrink_to_fit();
+  return result;
+}
+
+absl::StatusOr<LookupResult> GrpcClient::Lookup(std::string_view ns,
+                                                absl::Span<const std::string> keys,
+                                                const CallOptions& options) {
+  v1::LookupRequest request;
+  request.set_namespace_(std::string(ns));
+  for (const std::string& k : keys) request.add_keys(k);
+  return client_internal::RunWithRetry(
+      options_, DeadlineFrom(options.deadline),
+      [&](absl::Time deadline) -> absl::StatusOr<LookupResult> {
+        grpc::ClientContext context;
+        Prepare(context, deadline);
+        v1::LookupResponse response;
+        GEARKV_RETURN_IF_ERROR(FromGrpc(stub_->Lookup(&context, request, &response)));
+        if (response.exists_size() != request.keys_size()) {
+          return absl::InternalError(absl::StrCat("Lookup answered ", response.exists_size(),
+                                                  " flags for ", request.keys_size(), " keys"));
+        }
+        LookupResult result;
+        result.exists.assign(response.exists().begin(), response.exists().end());
+        result.prefix_hits = response.prefix_hits();
+        return result;
+      });
+}
+
+absl::StatusOr<bool> GrpcClient::Delete(std::string_view ns, std::string_view key,
+                                        const CallOptions& options) {
+  v1::DeleteRequest request;
+  request.set_namespace_(std::string(ns));
+  request.set_key(std::string(key));
+  return client_internal::RunWithRetry(
+      options_, DeadlineFrom(options.deadline), [&](absl::Time deadline) -> absl::StatusOr<bool> {
+        grpc::ClientContext context;
+        Prepare(context, deadline);
+        v1::DeleteResponse response;
+        GEARKV_RETURN_IF_ERROR(FromGrpc(stub_->Delete(&context, request, &response)));
+        return response.deleted();
+      });
+}
+
+absl::StatusOr<ServerStats> GrpcClient::Stats(const CallOptions& options) {
+  return client_internal::RunWithRetry(
+      options_, DeadlineFrom(options.deadline),
+      [&](absl::Time deadline) -> absl::StatusOr<ServerStats> {
+        grpc::ClientContext context;
+        Prepare(context, deadline);
+        v1::StatsResponse response;
+        GEARKV_RETURN_IF_ERROR(FromGrpc(stub_->Stats(&context, v1::StatsRequest(), &response)));
+        ServerStats stats;
+        stats.backend = response.backend();
+        stats.version = response.version();
+        stats.raw_bytes_stored = response.raw_bytes_stored();
+        for (const v1::TierStats& t : response.tiers()) {
+          stats.tiers.push_back({t.tier(), t.blocks(), t.bytes(), t.capacity_bytes(), t.hits(),
+                                 t.misses(), t.evictions(), t.expirations()});
+        }
+        return stats;
+      });
+}
+
+absl::StatusOr<HealthState> GrpcClient::Health(std::string_view service,
+                                               const CallOptions& options) {
+  grpc::ClientContext context;
+  Prepare(context, DeadlineFrom(options.deadline));
+  return client_internal::CheckHealth(channel_, &context, service);
+}
+
+}  // namespace
+
+std::string_view HealthStateName(HealthState state) {
+  switch (state) {
+    case HealthState::kServing:
+      return "SERVING";
+    case HealthState::kNotServing:
+      return "NOT_SERVING";
+    case HealthState::kServiceUnknown:
+      return "SERVICE_UNKNOWN";
+    case HealthState::kUnknown:
+      break;
+  }
+  return "UNKNOWN";
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
+  if (options.target.empty()) return absl::InvalidArgumentError("ClientOptions: empty target");
+  if (options.max_attempts < 1) {
+    return absl::InvalidArgumentError("ClientOptions: max_attempts must be >= 1");
+  }
+  if (options.chunk_bytes < 1 || options.chunk_bytes > kMaxChunkBytes) {
+    return absl::InvalidArgumentError("ClientOptions: chunk_bytes must be in 1 .. 1 MiB");
+  }
+  if (options.default_deadline <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ClientOptions: default_deadline must be positive");
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(16 << 20);
+  args.SetMaxSendMessageSize(16 << 20);
+  if (options.own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel =
+      grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+  GEARKV_ASSIGN_OR_RETURN(std::unique_ptr<Codec> codec, MakeCodec(Backend::kCpu));
+  return std::unique_ptr<Client>(
+      std::make_unique<GrpcClient>(options, std::move(channel), std::move(codec)));
+}
+
+}  // namespace gearkv
