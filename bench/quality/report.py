@@ -1,0 +1,106 @@
+"""Turns results.json of eval_ppl.py into results.md and delta_ppl_vs_bits.png."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+TARGETS = {"gear4": 1.0, "gear2": 10.0}  # max Δ perplexity %, issue 6
+
+
+def _target_lines(rows: list[dict]) -> list[str]:
+    by = {r["preset"]: r for r in rows}
+    lines = []
+    if "gear4" in by:
+        d = by["gear4"]["delta_ppl_pct"]
+        lines.append(f"- gear4 Δppl ≤ 1%: **{'met' if d <= 1 else 'MISSED'}** ({d:+.3f}%)")
+    if "gear2" in by:
+        d = by["gear2"]["delta_ppl_pct"]
+        lines.append(f"- gear2 Δppl ≤ 10%: **{'met' if d <= 10 else 'MISSED'}** ({d:+.3f}%)")
+        if "kivi2" in by:
+            k = by["kivi2"]
+            ok = d < k["delta_ppl_pct"]
+            cheaper = by["gear2"]["bits_per_element"] <= k["bits_per_element"]
+            lines.append(
+                f"- gear2 Δppl below kivi2's: **{'met' if ok else 'MISSED'}** ({d:+.3f}% vs "
+                f"{k['delta_ppl_pct']:+.3f}%); at no more bits/element: "
+                f"**{'yes' if cheaper else 'NO'}** ({by['gear2']['bits_per_element']:.3f} vs "
+                f"{k['bits_per_element']:.3f})")
+    return lines
+
+
+def markdown(result: dict) -> str:
+    m, rows, fx = result["meta"], result["rows"], result["fixtures"]
+    out = ["# Quality: perplexity with the KV cache through gearkv", "",
+           f"Model: {m['model']}. Text: `{m['text']}`, first {m['tokens']} tokens, prefilled in "
+           f"{m['chunk']}-token chunks; after each chunk its KV (all layers) is Put with the preset "
+           "and read back RAW, and the rest of the text is scored against the returned cache. "
+           f"Mode: {m['mode']} (codec backend: {m['server_backend']}). "
+           f"Baseline (cache untouched): perplexity **{m['baseline_ppl']:.4f}**.", "",
+           "Bits/element and the K/V relative errors (‖X−X̂‖/‖X‖, pooled over every block) "
+           "are measured on all blocks the evaluation sent; bits/element includes every "
+           "header, scale, outlier index and checksum byte.", "",
+           "| preset | bits/element | ratio vs fp16 | rel err K | rel err V | perplexity | Δ perplexity % |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['preset']} | {r['bits_per_element']:.3f} | {r['ratio_vs_fp16']:.2f}× | "
+                   f"{r['rel_err_k']:.4f} | {r['rel_err_v']:.4f} | {r['ppl']:.4f} | "
+                   f"{r['delta_ppl_pct']:+.3f} |")
+    out += ["", "Targets (issue 6):", *(_target_lines(rows) or ["- (no lossy presets run)"]), "",
+            "## On the real-KV fixtures", "",
+            "`kernels/testdata/real/`: " + ", ".join(f"`{f}`" for f in m["fixture_files"]) +
+            " — one 256-token chunk, layers as named, canonical layout [1][2][kv_heads][tokens]"
+            "[head_dim], fp16, dumped from the baseline run.", "",
+            "| preset | bits/element | rel err K | rel err V | server-measured rel err (per file) |",
+            "|---|---:|---:|---:|---|"]
+    for preset, s in fx.items():
+        per = ", ".join(f"{p['server_rel_err']:.4f}" if p["server_rel_err"] is not None else "–"
+                        for p in s["per_file"])
+        out.append(f"| {preset} | {s['bits_per_element']:.3f} | {s['rel_err_k']:.4f} | "
+                   f"{s['rel_err_v']:.4f} | {per} |")
+    out += ["", "![Δ perplexity vs bits/element](delta_ppl_vs_bits.png)", "",
+            f"torch {m['torch']}, transformers {m['transformers']}, Python {m['python']}. "
+            "Reproduce: `bench/quality/run.sh`.", ""]
+    return "\n".join(out)
+
+
+def plot(result: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for r in rows:
+        family = "gear" if r["preset"].startswith("gear") else r["preset"].rstrip("0123456789")
+        marker = {"gear": "o", "kivi": "s"}.get(family, "^")
+        ax.scatter(r["bits_per_element"], r["delta_ppl_pct"], marker=marker, s=40, zorder=3)
+        ax.annotate(r["preset"], (r["bits_per_element"], r["delta_ppl_pct"]),
+                    textcoords="offset points", xytext=(5, 4), fontsize=9)
+    ax.axhline(1.0, color="tab:green", ls="--", lw=0.8, label="gear4 target (1%)")
+    ax.axhline(10.0, color="tab:orange", ls="--", lw=0.8, label="gear2 target (10%)")
+    ax.axhline(0.0, color="gray", lw=0.5)
+    ax.set_xlabel("bits per element (stored, incl. metadata)")
+    ax.set_ylabel("Δ perplexity vs baseline (%)")
+    if any(r["delta_ppl_pct"] > 20 for r in rows):
+        ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_title(f"SmolLM2-135M, {result['meta']['tokens']} tokens of GPL-3, "
+                 f"{result['meta']['chunk']}-token chunks", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write(result: dict, out_dir: str) -> None:
+    with open(os.path.join(out_dir, "results.md"), "w", encoding="utf-8") as f:
+        f.write(markdown(result))
+    plot(result, os.path.join(out_dir, "delta_ppl_vs_bits.png"))
+
+
+if __name__ == "__main__":
+    d = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(d, "results.json"), encoding="utf-8") as f:
+        write(json.load(f), d)
