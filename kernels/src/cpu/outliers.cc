@@ -1,6 +1,9 @@
 #include "cpu/outliers.h"
 
+#include "cpu/simd.h"
+
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -9,58 +12,62 @@
 namespace gearkv::internal {
 namespace {
 
+constexpr float kInf = std::numeric_limits<float>::infinity();
+// Value pools use at most this many Float8 accumulators (64 subsets) for their thresholds.
+constexpr uint32_t kMaxSubsetVectors = 8;
+
 struct Candidate {
-  uint32_t pool;
   uint32_t offset;  // inside the pool
   float value;
 };
 
-// Picks, among the candidates of one pool (every entry >= the pool's k-th largest or <= its
-// k-th smallest is among them), the k largest and the k smallest, and appends their offsets in
-// ascending order. Returns false (appending nothing) when ties left fewer than 2k distinct
-// candidates; the caller then retries with every entry of the pool as a candidate.
-bool ChooseFromCandidates(Candidate* begin, Candidate* end, uint32_t k,
-                          std::vector<uint32_t>& chosen) {
-  if (k == 0) return true;
+// Candidate thresholds of a pool: its entries are split into m >= k interleaved subsets; the
+// k-th largest of the subset maxima is at most the pool's k-th largest entry (the k subsets
+// reaching it hold k distinct entries), and likewise for minima. Every entry >= hi or <= lo is
+// a candidate, so the k largest and k smallest are among the candidates.
+struct Thresholds {
+  float hi, lo;
+};
+
+// Subsets per pool: enough for a tight bound, at most the pool size (no subset is empty).
+uint32_t SubsetCount(uint32_t k, uint32_t pool_size) {
+  return std::min(pool_size, std::max<uint32_t>(8, 3 * k));
+}
+
+Thresholds FromSubsetExtremes(std::vector<float>& maxima, std::vector<float>& minima, uint32_t k) {
+  std::nth_element(maxima.begin(), maxima.begin() + (k - 1), maxima.end(), std::greater<>());
+  std::nth_element(minima.begin(), minima.begin() + (k - 1), minima.end());
+  return {maxima[k - 1], minima[k - 1]};
+}
+
+// Appends the offsets of the k largest (ties: lower offset) and then the k smallest of the
+// rest, in ascending order. Returns false, appending nothing, when there are fewer than 2k
+// candidates; the caller then passes every entry of the pool.
+bool ChooseExtremes(Candidate* begin, Candidate* end, uint32_t k, std::vector<uint32_t>& chosen) {
   if (end - begin < 2 * static_cast<ptrdiff_t>(k)) return false;
-  const size_t first = chosen.size();
-  std::sort(begin, end, [](const Candidate& a, const Candidate& b) {
+  std::partial_sort(begin, begin + k, end, [](const Candidate& a, const Candidate& b) {
     return a.value > b.value || (a.value == b.value && a.offset < b.offset);
   });
-  for (Candidate* c = begin; c < begin + k; ++c) chosen.push_back(c->offset);
-  // Smallest: walk from the low end, lower offset first among equals, skipping chosen ones.
-  std::sort(begin + k, end, [](const Candidate& a, const Candidate& b) {
+  std::partial_sort(begin + k, begin + 2 * k, end, [](const Candidate& a, const Candidate& b) {
     return a.value < b.value || (a.value == b.value && a.offset < b.offset);
   });
-  for (Candidate* c = begin + k; c < end && chosen.size() - first < 2 * k; ++c) {
-    chosen.push_back(c->offset);
-  }
-  if (chosen.size() - first < 2 * k) {
-    chosen.resize(first);
-    return false;
-  }
+  const size_t first = chosen.size();
+  for (Candidate* c = begin; c < begin + 2 * k; ++c) chosen.push_back(c->offset);
   std::sort(chosen.begin() + first, chosen.end());
   return true;
 }
 
-// Lower bound of the k-th largest and upper bound of the k-th smallest of a stream, from the
-// maxima and minima of m >= k interleaved non-empty subsets: the m subset maxima are m distinct
-// entries, so their minimum is at most the k-th largest.
-struct Bounds {
-  float hi, lo;
-};
-
-// Keys: pool = one channel over all tokens (strided). Processes every channel at once, row by
-// row, so the inner loops run along contiguous channels.
-void SelectKeyOutliers(const HeadLayout& l, double ratio, float* x, std::vector<Candidate>& cand,
-                       std::vector<uint32_t>& chosen) {
+// Keys: pool = one channel over all tokens. Every channel is processed at once, row by row, so
+// the inner loops run along contiguous channels.
+void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x,
+                       std::vector<Candidate>& cand, std::vector<uint32_t>& chosen) {
   const uint32_t T = l.tokens, D = l.head_dim;
-  uint32_t m = 0;  // subsets: the largest k of any channel
   std::vector<uint32_t> k(D);
-  for (uint32_t d = 0; d < D; ++d) m = std::max(m, k[d] = OutliersPerSide(ratio, T, d));
-  if (m == 0) return;
-  std::vector<float> mx(size_t{m} * D, -std::numeric_limits<float>::infinity());
-  std::vector<float> mn(size_t{m} * D, std::numeric_limits<float>::infinity());
+  uint32_t k_max = 0;
+  for (uint32_t d = 0; d < D; ++d) k_max = std::max(k_max, k[d] = OutliersPerSide(ratio, T, d));
+  if (k_max == 0) return;
+  const uint32_t m = SubsetCount(k_max, T);
+  std::vector<float> mx(size_t{m} * D, -kInf), mn(size_t{m} * D, kInf);
   for (uint32_t t = 0; t < T; ++t) {
     const float* row = x + size_t{t} * D;
     float* a = mx.data() + size_t{t % m} * D;
@@ -70,80 +77,101 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, float* x, std::vector<
       b[d] = row[d] < b[d] ? row[d] : b[d];
     }
   }
-  std::vector<float> hi(D, std::numeric_limits<float>::infinity());
-  std::vector<float> lo(D, -std::numeric_limits<float>::infinity());
+  // Per channel, the k_max largest subset maxima (and smallest minima), kept sorted by an
+  // insertion network that runs along the channels; then hi[d] = the k[d]-th of them.
+  std::vector<float> top(size_t{k_max} * D, -kInf), bottom(size_t{k_max} * D, kInf);
   for (uint32_t j = 0; j < m; ++j) {
+    const float* a = mx.data() + size_t{j} * D;
+    const float* b = mn.data() + size_t{j} * D;
     for (uint32_t d = 0; d < D; ++d) {
-      hi[d] = std::min(hi[d], mx[size_t{j} * D + d]);
-      lo[d] = std::max(lo[d], mn[size_t{j} * D + d]);
+      float v = a[d], w = b[d];
+      for (uint32_t i = 0; i < k_max; ++i) {
+        float& t = top[size_t{i} * D + d];
+        float& u = bottom[size_t{i} * D + d];
+        const float t_new = v > t ? v : t, u_new = w < u ? w : u;
+        v = v > t ? t : v;
+        w = w < u ? u : w;
+        t = t_new;
+        u = u_new;
+      }
     }
   }
-  cand.clear();
+  std::vector<float> hi(D, kInf), lo(D, -kInf);
+  for (uint32_t d = 0; d < D; ++d) {
+    if (k[d] == 0) continue;  // +-inf: no candidate
+    hi[d] = top[size_t{k[d] - 1} * D + d];
+    lo[d] = bottom[size_t{k[d] - 1} * D + d];
+  }
+  // Candidates in (token, channel) order, then bucketed by channel (a stable counting sort).
+  thread_local std::vector<std::pair<uint32_t, Candidate>> found;
+  found.clear();
   for (uint32_t t = 0; t < T; ++t) {
     const float* row = x + size_t{t} * D;
-    int any = 0;
-    for (uint32_t d = 0; d < D; ++d) any |= (row[d] >= hi[d]) | (row[d] <= lo[d]);
-    if (!any) continue;
-    for (uint32_t d = 0; d < D; ++d) {
-      if (row[d] >= hi[d] || row[d] <= lo[d]) cand.push_back({d, t, row[d]});
+    for (uint32_t d0 = 0; d0 < D; d0 += 8) {
+      for (unsigned bits = OutsideMask8(Load8(row + d0), Load8(&hi[d0]), Load8(&lo[d0])); bits;
+           bits &= bits - 1) {
+        const uint32_t d = d0 + std::countr_zero(bits);
+        found.push_back({d, {t, row[d]}});
+      }
     }
   }
-  std::stable_sort(cand.begin(), cand.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.pool < b.pool; });
-  Candidate* c = cand.data();
-  Candidate* const end = c + cand.size();
+  std::vector<uint32_t> start(D + 1, 0);
+  for (const auto& f : found) ++start[f.first + 1];
+  for (uint32_t d = 0; d < D; ++d) start[d + 1] += start[d];
+  cand.resize(found.size());
+  std::vector<uint32_t> fill(start.begin(), start.end() - 1);
+  for (const auto& f : found) cand[fill[f.first]++] = f.second;
   for (uint32_t d = 0; d < D; ++d) {
-    Candidate* stop = c;
-    while (stop < end && stop->pool == d) ++stop;
-    if (!ChooseFromCandidates(c, stop, k[d], chosen)) {
+    if (k[d] == 0) continue;
+    if (!ChooseExtremes(cand.data() + start[d], cand.data() + start[d + 1], k[d], chosen)) {
       std::vector<Candidate> all(T);
-      for (uint32_t t = 0; t < T; ++t) all[t] = {d, t, x[size_t{t} * D + d]};
-      ChooseFromCandidates(all.data(), all.data() + T, k[d], chosen);
+      for (uint32_t t = 0; t < T; ++t) all[t] = {t, x[size_t{t} * D + d]};
+      ChooseExtremes(all.data(), all.data() + T, k[d], chosen);
     }
-    c = stop;
   }
 }
 
 // Values: pool = kValuePoolTokens consecutive rows, contiguous in memory.
 void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x,
                          std::vector<Candidate>& cand, std::vector<uint32_t>& chosen) {
-  constexpr uint32_t kLanes = 16;
   const uint32_t D = l.head_dim;
+  std::vector<float> mx, mn;
   for (uint32_t p = 0; p < l.pools; ++p) {
     const uint32_t n = PoolSize(Kind::kValues, l.tokens, D, p);
     const uint32_t k = OutliersPerSide(ratio, n, p);
     if (k == 0) continue;
     const float* pool = x + size_t{p} * kValuePoolTokens * D;
-    // m interleaved subsets, a multiple of kLanes; n >= m keeps every subset non-empty.
-    const uint32_t m = std::min(n, (k + kLanes - 1) / kLanes * kLanes);
-    std::vector<float> mx(m, -std::numeric_limits<float>::infinity());
-    std::vector<float> mn(m, std::numeric_limits<float>::infinity());
-    uint32_t i = 0;
-    for (; i + m <= n; i += m) {
-      for (uint32_t j = 0; j < m; ++j) {
-        mx[j] = pool[i + j] > mx[j] ? pool[i + j] : mx[j];
-        mn[j] = pool[i + j] < mn[j] ? pool[i + j] : mn[j];
-      }
+    // m = 8 * vecs interleaved subsets (lanes of Float8 accumulators); n is a multiple of 8
+    // (head_dim is), and m <= n keeps every subset non-empty.
+    const uint32_t vecs = std::min<uint32_t>({kMaxSubsetVectors, (3 * k + 7) / 8, n / 8});
+    Float8 vmax[kMaxSubsetVectors], vmin[kMaxSubsetVectors];
+    for (uint32_t v = 0; v < vecs; ++v) vmax[v] = Broadcast8(-kInf), vmin[v] = Broadcast8(kInf);
+    for (uint32_t i = 0, v = 0; i < n; i += 8, v = v + 1 == vecs ? 0 : v + 1) {
+      const Float8 e = Load8(pool + i);
+      vmax[v] = e > vmax[v] ? e : vmax[v];
+      vmin[v] = e < vmin[v] ? e : vmin[v];
     }
-    for (uint32_t j = 0; i < n; ++i, ++j) {
-      mx[j] = std::max(mx[j], pool[i]);
-      mn[j] = std::min(mn[j], pool[i]);
+    mx.resize(8 * vecs);
+    mn.resize(8 * vecs);
+    for (uint32_t v = 0; v < vecs; ++v) {
+      Store8(&mx[8 * v], vmax[v]);
+      Store8(&mn[8 * v], vmin[v]);
     }
-    const float hi = *std::min_element(mx.begin(), mx.end());
-    const float lo = *std::max_element(mn.begin(), mn.end());
+    // With more outliers than subsets there is no bound: every entry is a candidate.
+    const Thresholds th =
+        k <= 8 * vecs ? FromSubsetExtremes(mx, mn, k) : Thresholds{-kInf, kInf};
+    const Float8 hi = Broadcast8(th.hi), lo = Broadcast8(th.lo);
     cand.clear();
-    for (uint32_t e = 0; e < n; e += D) {  // row by row, skipping rows without a candidate
-      int any = 0;
-      for (uint32_t d = 0; d < D; ++d) any |= (pool[e + d] >= hi) | (pool[e + d] <= lo);
-      if (!any) continue;
-      for (uint32_t d = 0; d < D; ++d) {
-        if (pool[e + d] >= hi || pool[e + d] <= lo) cand.push_back({p, e + d, pool[e + d]});
+    for (uint32_t i = 0; i < n; i += 8) {
+      for (unsigned bits = OutsideMask8(Load8(pool + i), hi, lo); bits; bits &= bits - 1) {
+        const uint32_t e = i + std::countr_zero(bits);
+        cand.push_back({e, pool[e]});
       }
     }
-    if (!ChooseFromCandidates(cand.data(), cand.data() + cand.size(), k, chosen)) {
+    if (!ChooseExtremes(cand.data(), cand.data() + cand.size(), k, chosen)) {
       cand.resize(n);
-      for (uint32_t e = 0; e < n; ++e) cand[e] = {p, e, pool[e]};
-      ChooseFromCandidates(cand.data(), cand.data() + n, k, chosen);
+      for (uint32_t e = 0; e < n; ++e) cand[e] = {e, pool[e]};
+      ChooseExtremes(cand.data(), cand.data() + n, k, chosen);
     }
   }
 }
@@ -168,8 +196,8 @@ void SelectOutliers(const HeadLayout& l, double ratio, float* x, uint16_t* offse
     for (uint32_t i = 0; i < n; ++i, ++at) {
       const uint32_t off = chosen[at];
       offsets[at] = static_cast<uint16_t>(off);
-      indices[at] =
-          l.kind == Kind::kKeys ? off * l.head_dim + p : p * kValuePoolTokens * l.head_dim + off;
+      indices[at] = l.kind == Kind::kKeys ? off * l.head_dim + p
+                                          : p * kValuePoolTokens * l.head_dim + off;
     }
   }
   for (uint64_t i = 0; i < l.outliers; ++i) x[indices[i]] = std::nanf("");

@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include "cpu/simd.h"
 #include "half.h"
 
 namespace gearkv::internal {
@@ -88,6 +89,25 @@ inline void GroupParams(float mn, float mx, float max_code, uint16_t* zero_h, ui
   *inv_scale = *scale > 0.0f ? 1.0f / *scale : 0.0f;
 }
 
+// Minimum and maximum of p[0, n), NaN entries (outliers) skipped; +inf / -inf when all are.
+inline void RangeSkippingNaN(const float* p, uint32_t n, float* lo, float* hi) {
+  uint32_t i = 0;
+  if (n >= 8) {
+    Float8 vlo = Broadcast8(kInf), vhi = Broadcast8(-kInf);
+    for (; i + 8 <= n; i += 8) {
+      const Float8 v = Load8(p + i);
+      vlo = v < vlo ? v : vlo;  // NaN compares false: skipped
+      vhi = v > vhi ? v : vhi;
+    }
+    *lo = MinLanes8(vlo, *lo);
+    *hi = MaxLanes8(vhi, *hi);
+  }
+  for (; i < n; ++i) {
+    *lo = p[i] < *lo ? p[i] : *lo;
+    *hi = p[i] > *hi ? p[i] : *hi;
+  }
+}
+
 // Quantizes one row of n entries with per-entry group parameters, leaving the residual in x
 // and the codes in q.
 inline void QuantizeRow(float* x, const float* zero, const float* scale, const float* inv_scale,
@@ -140,10 +160,7 @@ void QuantizeHead(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scale
       for (uint32_t c = 0; c < groups_per_row; ++c) {
         const uint32_t d0 = c * G, d1 = std::min(D, d0 + G);
         float lo = kInf, hi = -kInf;
-        for (uint32_t d = d0; d < d1; ++d) {
-          lo = row[d] < lo ? row[d] : lo;
-          hi = row[d] > hi ? row[d] : hi;
-        }
+        RangeSkippingNaN(row + d0, d1 - d0, &lo, &hi);
         const size_t gi = size_t{t} * groups_per_row + c;
         GroupParams(lo, hi, max_code, &zeros[gi], &scales[gi], &zero[d0], &scale[d0], &inv[d0]);
         std::fill(zero + d0 + 1, zero + d1, zero[d0]);

@@ -1,0 +1,92 @@
+// Codec throughput on the CPU, in GB/s of fp16 input (bytes_per_second), next to memcpy of the
+// same bytes in the same run. A block is one service chunk: 4 layers x 8 KV heads x 256 tokens
+// x 128 head_dim, K and V, fp16 (4 MiB). Arguments: threads per call (1 and 2).
+//
+//   bench/codec/run.sh      # builds, runs with repetitions, writes bench/results/codec.{json,md}
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gearkv/codec.h"
+
+namespace gearkv {
+namespace {
+
+constexpr TensorShape kShape{4, 8, 256, 128};
+
+const std::string& InputBytes() {
+  static const std::string bytes = [] {
+    std::string b(kShape.NumElements() * 2, '\0');
+    std::mt19937 rng(42);
+    std::normal_distribution<float> normal;
+    auto* h = reinterpret_cast<_Float16*>(b.data());
+    for (uint64_t i = 0; i < kShape.NumElements(); ++i) {
+      // Keys get a few large channels, as real keys have.
+      const bool keys = (i / kShape.MatrixElements()) % 2 == 0;
+      h[i] = static_cast<_Float16>(normal(rng) * (keys && i % 128 == 3 ? 10.0f : 1.0f));
+    }
+    return b;
+  }();
+  return bytes;
+}
+
+TensorView Input() { return {kShape, DType::kFloat16, InputBytes().data()}; }
+
+void BM_Memcpy(benchmark::State& state) {
+  const std::string& in = InputBytes();
+  std::string out(in.size(), '\0');
+  for (auto _ : state) {
+    std::memcpy(out.data(), in.data(), in.size());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * in.size());
+}
+
+void BM_Compress(benchmark::State& state, const char* preset) {
+  auto codec = *MakeCodec(Backend::kCpu);
+  const CodecSpec spec = *PresetSpec(preset);
+  const CompressOptions options{.threads = static_cast<int>(state.range(0))};
+  double bits = 0;
+  for (auto _ : state) {
+    auto block = codec->Compress(Input(), spec, options);
+    if (!block.ok()) state.SkipWithError(std::string(block.status().message()).c_str());
+    bits = block->stats.bits_per_element;
+    benchmark::DoNotOptimize(block->bytes.data());
+  }
+  state.SetBytesProcessed(state.iterations() * Input().SizeBytes());
+  state.counters["bits_per_element"] = bits;
+}
+
+void BM_Decompress(benchmark::State& state, const char* preset) {
+  auto codec = *MakeCodec(Backend::kCpu);
+  const std::string block = codec->Compress(Input(), *PresetSpec(preset))->bytes;
+  std::string out(Input().SizeBytes(), '\0');
+  const MutableTensorView view{kShape, DType::kFloat16, out.data()};
+  const DecompressOptions options{.threads = static_cast<int>(state.range(0))};
+  for (auto _ : state) {
+    const absl::Status st = codec->Decompress(block, view, options);
+    if (!st.ok()) state.SkipWithError(std::string(st.message()).c_str());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * Input().SizeBytes());
+}
+
+BENCHMARK(BM_Memcpy)->UseRealTime();
+#define GEARKV_CODEC_BENCH(preset)                                                        \
+  BENCHMARK_CAPTURE(BM_Compress, preset, #preset)->Arg(1)->Arg(2)->UseRealTime();         \
+  BENCHMARK_CAPTURE(BM_Decompress, preset, #preset)->Arg(1)->Arg(2)->UseRealTime()
+GEARKV_CODEC_BENCH(none);
+GEARKV_CODEC_BENCH(kivi4);
+GEARKV_CODEC_BENCH(kivi2);
+GEARKV_CODEC_BENCH(gear4);
+GEARKV_CODEC_BENCH(gear2);
+GEARKV_CODEC_BENCH(gearl4);
+
+}  // namespace
+}  // namespace gearkv
+
+BENCHMARK_MAIN();

@@ -1,0 +1,50 @@
+// Eight-float vectors through GCC/Clang vector extensions: one AVX2 register under x86-64-v3,
+// two SSE registers otherwise. For the few loops the auto-vectoriser gets wrong.
+#ifndef GEARKV_KERNELS_CPU_SIMD_H_
+#define GEARKV_KERNELS_CPU_SIMD_H_
+
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
+
+namespace gearkv::internal {
+
+typedef float Float8 __attribute__((vector_size(32)));
+typedef float UnalignedFloat8 __attribute__((vector_size(32), aligned(4)));
+
+inline Float8 Load8(const float* p) { return *reinterpret_cast<const UnalignedFloat8*>(p); }
+inline void Store8(float* p, Float8 v) { *reinterpret_cast<UnalignedFloat8*>(p) = v; }
+inline Float8 Broadcast8(float f) { return Float8{f, f, f, f, f, f, f, f}; }
+// Lane sum in a fixed order (results do not depend on the instruction set).
+inline float Sum8(Float8 v) {
+  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+// Lane minimum / maximum that skip NaN lanes (an all-NaN vector gives +inf / -inf, from the
+// initial values the callers use).
+inline float MinLanes8(Float8 v, float init) {
+  float m = init;
+  for (int i = 0; i < 8; ++i) m = v[i] < m ? v[i] : m;
+  return m;
+}
+inline float MaxLanes8(Float8 v, float init) {
+  float m = init;
+  for (int i = 0; i < 8; ++i) m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+// Bit i set when lane i of v is >= hi[i] or <= lo[i].
+inline unsigned OutsideMask8(Float8 v, Float8 hi, Float8 lo) {
+  const auto outside = (v >= hi) | (v <= lo);  // lanes of 0 or -1
+#ifdef __AVX__
+  return static_cast<unsigned>(_mm256_movemask_ps((__m256)outside));
+#else
+  unsigned bits = 0;
+  for (int i = 0; i < 8; ++i) bits |= (outside[i] != 0 ? 1u : 0u) << i;
+  return bits;
+#endif
+}
+
+}  // namespace gearkv::internal
+
+#endif  // GEARKV_KERNELS_CPU_SIMD_H_
