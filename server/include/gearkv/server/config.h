@@ -1,0 +1,61 @@
+// The server's configuration: a plain struct with its defaults, kept apart from the parser that
+// fills it from flags and environment variables (config_flags.h).
+#ifndef GEARKV_SERVER_CONFIG_H_
+#define GEARKV_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "gearkv/codec.h"
+
+namespace gearkv::server {
+
+// How the disk tier is fed.
+enum class DiskPolicy {
+  kWriteThrough,  // every Put goes to memory and disk; a restart serves every acknowledged block
+  kSpillOnEvict,  // Puts go to memory; blocks evicted from memory move to disk
+};
+std::string_view DiskPolicyName(DiskPolicy policy);  // "write_through", "spill_on_evict"
+absl::StatusOr<DiskPolicy> ParseDiskPolicy(std::string_view name);
+absl::StatusOr<Backend> ParseBackend(std::string_view name);  // "auto", "cpu", "cuda"
+
+struct ServerConfig {
+  // host:port to serve gRPC on (port 0: the OS picks one; Server::port() says which).
+  std::string listen_address = "0.0.0.0:50051";
+  // Memory tier budget (stored block bytes + keys).
+  uint64_t memory_budget_bytes = uint64_t{4} << 30;
+  // Disk tier directory (RocksDB); empty = no disk tier.
+  std::string disk_dir;
+  uint64_t disk_budget_bytes = uint64_t{64} << 30;
+  DiskPolicy disk_policy = DiskPolicy::kWriteThrough;
+  // Codec preset for Puts that name none.
+  std::string default_preset = "gear4";
+  // Largest tensor (raw bytes, shape x dtype) a Put may declare; larger is RESOURCE_EXHAUSTED.
+  uint64_t max_block_bytes = uint64_t{256} << 20;
+  // Codec worker threads; 0 = one per hardware thread.
+  int worker_threads = 0;
+  // Codec tasks that may wait for a worker; beyond, RESOURCE_EXHAUSTED.
+  int worker_queue_depth = 64;
+  // Threads one compression/decompression uses; 0 = hardware threads / worker threads (>= 1).
+  int codec_threads = 0;
+  // Store threads (Get/Lookup/Delete store access, which may touch disk) and their queue.
+  int io_threads = 4;
+  int io_queue_depth = 1024;
+  // Port of the Prometheus /metrics endpoint; 0 = none.
+  int metrics_port = 9464;
+  // On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled.
+  absl::Duration drain_deadline = absl::Seconds(30);
+  Backend backend = Backend::kAuto;
+};
+
+// INVALID_ARGUMENT naming the field when a value is out of range (unknown preset, zero budget,
+// negative thread count, ...).
+absl::Status ValidateConfig(const ServerConfig& config);
+
+}  // namespace gearkv::server
+
+#endif  // GEARKV_SERVER_CONFIG_H_

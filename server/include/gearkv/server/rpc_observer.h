@@ -1,0 +1,58 @@
+// The service's observation points, for metrics: one call per finished RPC and one per codec
+// operation. The service owns no metrics itself; gearkv::metrics (or a test) implements this
+// interface and is handed to the server. The default methods do nothing.
+//
+// Thread-safety: methods are called concurrently from gRPC and worker threads; implementations
+// must be thread-safe and fast (no blocking, no I/O).
+#ifndef GEARKV_SERVER_RPC_OBSERVER_H_
+#define GEARKV_SERVER_RPC_OBSERVER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gearkv/codec.h"
+
+namespace gearkv::server {
+
+// One finished RPC.
+struct RpcRecord {
+  std::string_view method;                        // "Put", "Get", "Lookup", "Delete", "Stats"
+  absl::StatusCode code = absl::StatusCode::kOk;  // what the client was answered
+  absl::Duration latency;                         // from the call's start to its final status
+  uint64_t bytes_in = 0;                          // payload received: Put's tensor bytes (chunks)
+  uint64_t bytes_out = 0;                         // payload sent: Get's chunk bytes
+  // Put: the tensor's size; Get: the size of the tensor the payload stands for (the RAW bytes
+  // it decompresses to, for a COMPRESSED get too). 0 when the call failed before knowing.
+  uint64_t raw_bytes = 0;
+  // Put: the stored block's size; Get: the sent block's size (0 for RAW).
+  uint64_t block_bytes = 0;
+};
+
+enum class CodecOp { kCompress, kDecompress };
+
+// One compression or decompression on the worker pool.
+struct CodecRecord {
+  CodecOp op = CodecOp::kCompress;
+  Backend backend = Backend::kCpu;
+  bool ok = true;
+  absl::Duration duration;
+  uint64_t raw_bytes = 0;
+  uint64_t block_bytes = 0;
+  std::optional<double> relative_error;  // when measured
+};
+
+class RpcObserver {
+ public:
+  virtual ~RpcObserver() = default;
+  virtual void OnRpcDone(const RpcRecord& record) {}
+  virtual void OnCodecDone(const CodecRecord& record) {}
+  // The worker pool refused a task (saturated).
+  virtual void OnPoolRejected(std::string_view pool) {}
+};
+
+}  // namespace gearkv::server
+
+#endif  // GEARKV_SERVER_RPC_OBSERVER_H_

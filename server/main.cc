@@ -1,0 +1,37 @@
+// gearkv-server: parse the config, build and start the server, wait for SIGTERM/SIGINT, drain.
+#include <cstdio>
+#include <cstring>
+
+#include "gearkv/server/config_flags.h"
+#include "gearkv/server/server.h"
+#include "gearkv/server/signals.h"
+
+int main(int argc, char** argv) {
+  // Before any thread exists, so that every thread inherits the mask and only sigwait sees them.
+  gearkv::server::BlockTerminationSignals();
+
+  absl::StatusOr<gearkv::server::ServerConfig> config =
+      gearkv::server::ParseServerCommandLine(argc, argv);
+  if (!config.ok()) {
+    std::fprintf(stderr, "gearkv-server: %s\n", config.status().ToString().c_str());
+    return 2;
+  }
+
+  absl::StatusOr<std::unique_ptr<gearkv::server::Server>> server =
+      gearkv::server::Server::Start(*config);
+  if (!server.ok()) {
+    std::fprintf(stderr, "gearkv-server: cannot start: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("gearkv-server listening on %s (%s)\n", (*server)->address().c_str(),
+              (*server)->Describe().c_str());
+  std::fflush(stdout);
+
+  const int signal = gearkv::server::WaitForTerminationSignal();
+  std::printf("gearkv-server: %s, draining (up to %s)\n", strsignal(signal),
+              absl::FormatDuration(config->drain_deadline).c_str());
+  std::fflush(stdout);
+  (*server)->Drain(config->drain_deadline);
+  std::printf("gearkv-server: stopped\n");
+  return 0;
+}

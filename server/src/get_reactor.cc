@@ -1,0 +1,184 @@
+#include "get_reactor.h"
+
+#include <grpcpp/server_context.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl_compat.h"
+#include "gearkv/codec.h"
+#include "gearkv/status_macros.h"
+#include "spec_resolution.h"
+#include "status_util.h"
+#include "wire_types.h"
+
+namespace gearkv::server {
+
+GetReactor::GetReactor(ServiceCore& core, grpc::CallbackServerContext* context,
+                       const v1::GetRequest& request)
+    : core_(core),
+      context_(context),
+      start_(absl::Now()),
+      request_(request),
+      key_{request.namespace_(), request.key()} {
+  if (absl::Status status = ValidateRequest(); !status.ok()) {
+    FinishWith(status);
+    return;
+  }
+  // RAW needs the codec; a COMPRESSED get only touches the store.
+  WorkerPool& pool = request_.encoding() == v1::ENCODING_RAW ? *core_.codec_pool : *core_.io_pool;
+  if (absl::Status submitted = core_.Submit(pool, [this] { Load(); }); !submitted.ok()) {
+    FinishWith(submitted);
+  }
+}
+
+absl::Status GetReactor::ValidateRequest() const {
+  GEARKV_RETURN_IF_ERROR(core_.CheckServing());
+  GEARKV_RETURN_IF_ERROR(ValidateBlockKey(request_.namespace_(), request_.key()));
+  if (request_.encoding() != v1::ENCODING_RAW && request_.encoding() != v1::ENCODING_COMPRESSED) {
+    return absl::InvalidArgumentError(absl::StrCat("encoding ", request_.encoding(),
+                                                   " is not ENCODING_RAW or ENCODING_COMPRESSED"));
+  }
+  if (request_.has_layers() && request_.layers().begin() >= request_.layers().end()) {
+    return absl::InvalidArgumentError(absl::StrCat("layer range [", request_.layers().begin(), ", ",
+                                                   request_.layers().end(), ") is empty"));
+  }
+  return absl::OkStatus();
+}
+
+void GetReactor::Load() {
+  if (context_->IsCancelled()) {
+    FinishWith(absl::CancelledError("Get cancelled before the block was read"));
+    return;
+  }
+  if (absl::Status status = LoadPayload(); !status.ok()) {
+    FinishWith(status);
+    return;
+  }
+  if (context_->IsCancelled()) {
+    FinishWith(absl::CancelledError("Get cancelled"));
+    return;
+  }
+  WriteNext();
+}
+
+absl::Status GetReactor::LoadPayload() {
+  const std::string who = DescribeKey(key_.ns, key_.key);
+  absl::StatusOr<store::BlockBytes> stored = core_.store->Get(key_);
+  if (!stored.ok()) {
+    if (absl::IsNotFound(stored.status())) {
+      return absl::NotFoundError(absl::StrCat("no block under ", who));
+    }
+    return absl::Status(stored.status().code(),
+                        absl::StrCat("reading ", who, ": ", stored.status().message()));
+  }
+  stored_ = *std::move(stored);
+  absl::StatusOr<BlockInfo> info = InspectBlock(*stored_);
+  if (!info.ok()) {
+    // The stored bytes are corrupt: drop them so that the next Put starts clean.
+    (void)core_.store->Delete(key_);
+    return absl::DataLossError(
+        absl::StrCat("the block under ", who,
+                     " failed verification and has been dropped: ", info.status().message()));
+  }
+
+  TensorShape shape = info->shape;
+  std::string_view block = *stored_;
+  if (request_.has_layers()) {
+    const uint32_t begin = request_.layers().begin();
+    const uint32_t end = request_.layers().end();
+    if (end > shape.layers) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "layer range [", begin, ", ", end, ") is outside the block's ", shape.layers, " layers"));
+    }
+    if (begin != 0 || end != shape.layers) {
+      GEARKV_ASSIGN_OR_RETURN(sliced_, SliceBlockLayers(block, begin, end));
+      block = sliced_;
+      shape.layers = end - begin;
+    }
+  }
+  raw_equivalent_bytes_ = shape.NumElements() * DTypeSize(info->dtype);
+
+  if (request_.encoding() == v1::ENCODING_COMPRESSED) {
+    payload_ = block;
+  } else {
+    raw_ = std::unique_ptr<char[]>(new char[raw_equivalent_bytes_]);
+    const MutableTensorView out{shape, info->dtype, raw_.get()};
+    DecompressOptions options;
+    options.threads = core_.codec_threads;
+    const absl::Time codec_start = absl::Now();
+    absl::Status decompressed = core_.codec->Decompress(block, out, options);
+    CodecRecord codec_record;
+    codec_record.op = CodecOp::kDecompress;
+    codec_record.backend = core_.codec->backend();
+    codec_record.ok = decompressed.ok();
+    codec_record.duration = absl::Now() - codec_start;
+    codec_record.raw_bytes = raw_equivalent_bytes_;
+    codec_record.block_bytes = block.size();
+    core_.observer->OnCodecDone(codec_record);
+    if (!decompressed.ok()) {
+      if (absl::IsDataLoss(decompressed)) (void)core_.store->Delete(key_);
+      return absl::Status(decompressed.code(), absl::StrCat("decompressing the block under ", who,
+                                                            ": ", decompressed.message()));
+    }
+    payload_ = std::string_view(raw_.get(), raw_equivalent_bytes_);
+  }
+
+  v1::GetHeader* header = response_.mutable_header();
+  *header->mutable_shape() = ShapeToWire(shape);
+  header->set_dtype(DTypeToWire(info->dtype));
+  *header->mutable_codec() = SpecToWire(info->spec);
+  header->set_encoding(request_.encoding());
+  header->set_payload_bytes(payload_.size());
+  *header->mutable_stats() =
+      MakeBlockStats(info->raw_bytes, info->block_bytes, info->shape.NumElements());
+  return absl::OkStatus();
+}
+
+void GetReactor::WriteNext() {
+  if (!header_sent_) {
+    header_sent_ = true;
+    StartWrite(&response_);  // the header, built by LoadPayload
+    return;
+  }
+  if (offset_ >= payload_.size()) {
+    FinishWith(absl::OkStatus());
+    return;
+  }
+  const size_t n = std::min<uint64_t>(kMaxChunkBytes, payload_.size() - offset_);
+  response_.Clear();
+  response_.set_chunk(payload_.data() + offset_, n);
+  offset_ += n;
+  StartWrite(&response_);
+}
+
+void GetReactor::OnWriteDone(bool ok) {
+  if (!ok) {
+    FinishWith(absl::CancelledError("Get stream broken (client gone or deadline passed)"));
+    return;
+  }
+  WriteNext();
+}
+
+void GetReactor::FinishWith(const absl::Status& status) {
+  code_ = status.code();
+  Finish(ToGrpcStatus(status));
+}
+
+void GetReactor::OnDone() {
+  RpcRecord record;
+  record.method = "Get";
+  record.code = code_;
+  record.latency = absl::Now() - start_;
+  record.bytes_out = offset_;
+  record.raw_bytes = code_ == absl::StatusCode::kOk ? raw_equivalent_bytes_ : 0;
+  record.block_bytes =
+      code_ == absl::StatusCode::kOk && request_.encoding() == v1::ENCODING_COMPRESSED
+          ? payload_.size()
+          : 0;
+  core_.observer->OnRpcDone(record);
+  delete this;
+}
+
+}  // namespace gearkv::server

@@ -1,0 +1,200 @@
+#include "put_reactor.h"
+
+#include <grpcpp/server_context.h>
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl_compat.h"
+#include "gearkv/status_macros.h"
+#include "spec_resolution.h"
+#include "status_util.h"
+#include "wire_types.h"
+
+namespace gearkv::server {
+
+PutReactor::PutReactor(ServiceCore& core, grpc::CallbackServerContext* context,
+                       v1::PutResponse* response)
+    : core_(core), context_(context), response_(response), start_(absl::Now()) {
+  if (absl::Status serving = core_.CheckServing(); !serving.ok()) {
+    FinishWith(serving);
+    return;
+  }
+  StartRead(&request_);
+}
+
+void PutReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    // The client half-closed (sent everything) or the call broke (cancel, deadline).
+    if (context_->IsCancelled()) {
+      FinishWith(absl::CancelledError("Put cancelled before the tensor arrived; nothing stored"));
+    } else {
+      OnEndOfStream();
+    }
+    return;
+  }
+  absl::Status status;
+  switch (request_.msg_case()) {
+    case v1::PutRequest::kHeader:
+      status = AcceptHeader(request_.header());
+      break;
+    case v1::PutRequest::kChunk:
+      status = AcceptChunk(request_.mutable_chunk());
+      break;
+    case v1::PutRequest::MSG_NOT_SET:
+      status = absl::InvalidArgumentError("PutRequest with neither header nor chunk");
+      break;
+  }
+  if (!status.ok()) {
+    FinishWith(status);
+    return;
+  }
+  request_.Clear();
+  StartRead(&request_);
+}
+
+absl::Status PutReactor::AcceptHeader(const v1::PutHeader& header) {
+  if (have_header_) {
+    return absl::InvalidArgumentError(
+        "repeated header: a Put stream has exactly one header, first");
+  }
+  have_header_ = true;
+  GEARKV_RETURN_IF_ERROR(ValidateBlockKey(header.namespace_(), header.key()));
+  GEARKV_ASSIGN_OR_RETURN(dtype_, DTypeFromWire(header.dtype()));
+  shape_ = ShapeFromWire(header.shape());
+  if (absl::Status shape = ValidateShape(shape_); !shape.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("shape: ", shape.message()));
+  }
+  GEARKV_ASSIGN_OR_RETURN(spec_, ResolveSpec(header.codec(), core_.default_preset));
+  expected_bytes_ = shape_.NumElements() * DTypeSize(dtype_);
+  if (expected_bytes_ > core_.max_block_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("block of ", expected_bytes_, " bytes (", shape_.DebugString(), " ",
+                     ToAbsl(DTypeName(dtype_)), ") is over the server's limit of ",
+                     core_.max_block_bytes, " bytes (--max_block_bytes)"));
+  }
+  // Refuse before the client sends the tensor when the codec pool is already full.
+  if (core_.codec_pool->Saturated()) {
+    core_.observer->OnPoolRejected(core_.codec_pool->name());
+    return absl::ResourceExhaustedError(
+        absl::StrCat(core_.codec_pool->name(), " pool saturated (", core_.codec_pool->threads(),
+                     " workers busy, ", core_.codec_pool->queue_depth(), " queued); retry later"));
+  }
+  key_ = store::BlockKey{header.namespace_(), header.key()};
+  ttl_seconds_ = header.ttl_seconds();
+  measure_error_ = header.measure_error();
+  // Reserving does not touch the pages; memory is committed as chunks arrive.
+  tensor_.reserve(expected_bytes_);
+  return absl::OkStatus();
+}
+
+absl::Status PutReactor::AcceptChunk(std::string* chunk) {
+  if (!have_header_) {
+    return absl::InvalidArgumentError(
+        "missing header: the first message of a Put must be a header");
+  }
+  if (chunk->size() > kMaxChunkBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chunk of ", chunk->size(), " bytes is over the 1 MiB (", kMaxChunkBytes, " bytes) limit"));
+  }
+  if (tensor_.size() + chunk->size() > expected_bytes_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("more bytes than the header declares: ", tensor_.size() + chunk->size(),
+                     " bytes received so far, the shape ", shape_.DebugString(), " ",
+                     ToAbsl(DTypeName(dtype_)), " has ", expected_bytes_));
+  }
+  tensor_.append(*chunk);
+  received_bytes_ += chunk->size();
+  return absl::OkStatus();
+}
+
+void PutReactor::OnEndOfStream() {
+  if (!have_header_) {
+    FinishWith(absl::InvalidArgumentError("missing header: the Put stream was empty"));
+    return;
+  }
+  if (tensor_.size() != expected_bytes_) {
+    FinishWith(absl::InvalidArgumentError(absl::StrCat(
+        "fewer bytes than the header declares: the stream ended after ", tensor_.size(), " of the ",
+        expected_bytes_, " bytes of ", shape_.DebugString(), " ", ToAbsl(DTypeName(dtype_)))));
+    return;
+  }
+  absl::Status submitted = core_.Submit(*core_.codec_pool, [this] { CompressAndStore(); });
+  if (!submitted.ok()) FinishWith(submitted);
+}
+
+void PutReactor::CompressAndStore() {
+  if (context_->IsCancelled()) {
+    FinishWith(absl::CancelledError("Put cancelled before compression; nothing stored"));
+    return;
+  }
+  CompressOptions options;
+  options.measure_error = measure_error_;
+  options.threads = core_.codec_threads;
+  const TensorView view{shape_, dtype_, tensor_.data()};
+  const absl::Time codec_start = absl::Now();
+  absl::StatusOr<Block> block = core_.codec->Compress(view, spec_, options);
+
+  CodecRecord codec_record;
+  codec_record.op = CodecOp::kCompress;
+  codec_record.backend = core_.codec->backend();
+  codec_record.ok = block.ok();
+  codec_record.duration = absl::Now() - codec_start;
+  codec_record.raw_bytes = expected_bytes_;
+  if (block.ok()) {
+    codec_record.block_bytes = block->bytes.size();
+    codec_record.relative_error = block->stats.relative_error;
+  }
+  core_.observer->OnCodecDone(codec_record);
+
+  std::string().swap(tensor_);  // the raw tensor is no longer needed
+  if (!block.ok()) {
+    FinishWith(absl::Status(block.status().code(),
+                            absl::StrCat("cannot compress ", DescribeKey(key_.ns, key_.key), ": ",
+                                         block.status().message())));
+    return;
+  }
+  if (context_->IsCancelled()) {
+    FinishWith(absl::CancelledError("Put cancelled during compression; nothing stored"));
+    return;
+  }
+  block_bytes_ = block->bytes.size();
+  const CompressStats stats = block->stats;
+  auto bytes = std::make_shared<const std::string>(std::move(block->bytes));
+  const absl::Time expires_at =
+      ttl_seconds_ == 0 ? absl::InfiniteFuture() : absl::Now() + absl::Seconds(ttl_seconds_);
+  if (absl::Status stored = core_.store->Put(key_, std::move(bytes), expires_at); !stored.ok()) {
+    FinishWith(absl::Status(
+        stored.code(),
+        absl::StrCat("cannot store ", DescribeKey(key_.ns, key_.key), ": ", stored.message())));
+    return;
+  }
+  *response_->mutable_stats() = MakeBlockStats(expected_bytes_, block_bytes_, shape_.NumElements());
+  if (stats.relative_error.has_value()) {
+    response_->mutable_stats()->set_relative_error(*stats.relative_error);
+  }
+  *response_->mutable_codec() = SpecToWire(spec_);
+  response_->set_backend(std::string(BackendName(core_.codec->backend())));
+  FinishWith(absl::OkStatus());
+}
+
+void PutReactor::FinishWith(const absl::Status& status) {
+  code_ = status.code();
+  Finish(ToGrpcStatus(status));
+}
+
+void PutReactor::OnDone() {
+  RpcRecord record;
+  record.method = "Put";
+  // A call that broke without our answer (e.g. deadline) reports as cancelled.
+  record.code = code_;
+  record.latency = absl::Now() - start_;
+  record.bytes_in = received_bytes_;
+  record.raw_bytes = code_ == absl::StatusCode::kOk ? expected_bytes_ : 0;
+  record.block_bytes = block_bytes_;
+  core_.observer->OnRpcDone(record);
+  delete this;
+}
+
+}  // namespace gearkv::server

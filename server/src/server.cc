@@ -1,0 +1,147 @@
+#include "gearkv/server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl_compat.h"
+#include "gearkv/status_macros.h"
+#include "kv_cache_service.h"
+#include "service_core.h"
+#include "store_factory.h"
+#include "worker_pool.h"
+
+namespace gearkv::server {
+namespace {
+
+// Messages larger than this are refused by gRPC itself (RESOURCE_EXHAUSTED). It is above the
+// 1 MiB chunk limit so that an oversized chunk reaches the service and gets its own
+// INVALID_ARGUMENT; it also bounds a Lookup request.
+constexpr int kMaxReceiveMessageBytes = 16 << 20;
+constexpr char kServiceName[] = "gearkv.v1.KVCache";
+
+RpcObserver& NoOpObserver() {
+  static RpcObserver* const kObserver = new RpcObserver();
+  return *kObserver;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerConfig config;
+  std::unique_ptr<Codec> codec;
+  std::unique_ptr<store::BlockStore> store;
+  std::unique_ptr<WorkerPool> codec_pool;
+  std::unique_ptr<WorkerPool> io_pool;
+  ServiceCore core;
+  std::unique_ptr<KvCacheService> service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  int port = 0;
+  bool drained = false;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Drain(absl::ZeroDuration()); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config, ServerDeps deps) {
+  GEARKV_RETURN_IF_ERROR(ValidateConfig(config));
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+
+  if (deps.codec != nullptr) {
+    impl->codec = std::move(deps.codec);
+  } else {
+    GEARKV_ASSIGN_OR_RETURN(impl->codec, MakeCodec(config.backend));
+  }
+  if (deps.store != nullptr) {
+    impl->store = std::move(deps.store);
+  } else {
+    GEARKV_ASSIGN_OR_RETURN(impl->store, MakeStore(config));
+  }
+
+  const int hardware = std::max(1u, std::thread::hardware_concurrency());
+  const int workers = config.worker_threads > 0 ? config.worker_threads : hardware;
+  const int codec_threads =
+      config.codec_threads > 0 ? config.codec_threads : std::max(1, hardware / workers);
+  impl->codec_pool = std::make_unique<WorkerPool>("codec", workers, config.worker_queue_depth);
+  impl->io_pool = std::make_unique<WorkerPool>("io", config.io_threads, config.io_queue_depth);
+
+  ServiceCore& core = impl->core;
+  core.codec = impl->codec.get();
+  core.store = impl->store.get();
+  core.codec_pool = impl->codec_pool.get();
+  core.io_pool = impl->io_pool.get();
+  core.observer = deps.observer != nullptr ? deps.observer : &NoOpObserver();
+  core.default_preset = config.default_preset;
+  core.max_block_bytes = config.max_block_bytes;
+  core.codec_threads = codec_threads;
+  impl->service = std::make_unique<KvCacheService>(core);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &impl->port);
+  builder.RegisterService(impl->service.get());
+  builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  impl->grpc_server = builder.BuildAndStart();
+  if (impl->grpc_server == nullptr || impl->port == 0) {
+    if (impl->grpc_server != nullptr) impl->grpc_server->Shutdown();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen_address, " (address in use or invalid)"));
+  }
+  grpc::HealthCheckServiceInterface* health = impl->grpc_server->GetHealthCheckService();
+  health->SetServingStatus(true);
+  health->SetServingStatus(kServiceName, true);
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+void Server::Drain(absl::Duration deadline) {
+  Impl& impl = *impl_;
+  if (impl.drained) return;
+  impl.drained = true;
+  impl.core.draining.store(true, std::memory_order_release);
+  grpc::HealthCheckServiceInterface* health = impl.grpc_server->GetHealthCheckService();
+  health->SetServingStatus(kServiceName, false);
+  health->SetServingStatus(false);
+  // Stops listening, lets calls in flight finish until the deadline, then cancels them; returns
+  // once every call is done (their pool tasks see the cancellation and finish quickly).
+  impl.grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
+  impl.grpc_server->Wait();
+  impl.codec_pool->Shutdown();
+  impl.io_pool->Shutdown();
+}
+
+int Server::port() const { return impl_->port; }
+
+std::string Server::address() const {
+  const std::string& listen = impl_->config.listen_address;
+  const size_t colon = listen.rfind(':');
+  return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":",
+                      impl_->port);
+}
+
+std::string Server::Describe() const {
+  return absl::StrCat("backend ", ToAbsl(BackendName(impl_->codec->backend())), ", tiers ",
+                      DescribeTiers(impl_->config), ", default preset ",
+                      impl_->config.default_preset, ", ", impl_->codec_pool->threads(),
+                      " codec workers x ", impl_->core.codec_threads, " threads, queue ",
+                      impl_->codec_pool->queue_depth());
+}
+
+Backend Server::backend() const { return impl_->codec->backend(); }
+
+store::BlockStore& Server::block_store() { return *impl_->store; }
+
+size_t Server::codec_queue_length() const { return impl_->codec_pool->queued(); }
+
+std::shared_ptr<grpc::Channel> Server::InProcessChannel() {
+  return impl_->grpc_server->InProcessChannel(grpc::ChannelArguments());
+}
+
+}  // namespace gearkv::server

@@ -1,0 +1,45 @@
+// What every RPC handler of the KVCache service shares: the codec, the store, the worker pools,
+// the observer and the request limits. Owned by Server; outlives every call.
+#ifndef GEARKV_SERVER_SRC_SERVICE_CORE_H_
+#define GEARKV_SERVER_SRC_SERVICE_CORE_H_
+
+#include <grpcpp/support/server_callback.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gearkv/codec.h"
+#include "gearkv/server/rpc_observer.h"
+#include "gearkv/store/block_store.h"
+#include "worker_pool.h"
+
+namespace gearkv::server {
+
+struct ServiceCore {
+  const Codec* codec = nullptr;
+  store::BlockStore* store = nullptr;
+  WorkerPool* codec_pool = nullptr;  // compression, decompression (and the store access of those)
+  WorkerPool* io_pool = nullptr;     // store-only work: COMPRESSED Get, Lookup, Delete, Stats
+  RpcObserver* observer = nullptr;   // never null
+  std::string default_preset = "gear4";
+  uint64_t max_block_bytes = uint64_t{256} << 20;
+  int codec_threads = 1;  // CompressOptions/DecompressOptions::threads
+  std::atomic<bool> draining{false};
+
+  // UNAVAILABLE while draining, else OK.
+  absl::Status CheckServing() const;
+  // Submits to `pool`, telling the observer when the pool refuses.
+  absl::Status Submit(WorkerPool& pool, std::function<void()> task) const;
+};
+
+// Records `method` with the observer and finishes a unary call.
+void FinishUnary(const ServiceCore& core, grpc::ServerUnaryReactor* reactor,
+                 std::string_view method, absl::Time start, const absl::Status& status);
+
+}  // namespace gearkv::server
+
+#endif  // GEARKV_SERVER_SRC_SERVICE_CORE_H_

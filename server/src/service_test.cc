@@ -1,0 +1,523 @@
+// The KVCache service in-process (no network): round trips, every bad input of the contract,
+// pool saturation, cancellation and deadlines. End-to-end tests through the real binary live in
+// tests/.
+#include <grpcpp/grpcpp.h>
+
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gearkv/codec.h"
+#include "gearkv/server/server.h"
+#include "gearkv/store/memory_store.h"
+#include "gearkv/v1/kv_cache.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace gearkv::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Wraps the CPU codec; Compress waits on `gate` when one is set (to hold a worker busy).
+class GatedCodec final : public Codec {
+ public:
+  explicit GatedCodec(std::unique_ptr<Codec> inner) : inner_(std::move(inner)) {}
+  absl::StatusOr<Block> Compress(const TensorView& tensor, const CodecSpec& spec,
+                                 const CompressOptions& options) const override {
+    if (entered != nullptr && !entered->HasBeenNotified()) entered->Notify();
+    if (gate != nullptr) gate->WaitForNotification();
+    return inner_->Compress(tensor, spec, options);
+  }
+  absl::Status Decompress(std::string_view block, const MutableTensorView& out,
+                          const DecompressOptions& options) const override {
+    return inner_->Decompress(block, out, options);
+  }
+  Backend backend() const override { return inner_->backend(); }
+
+  absl::Notification* entered = nullptr;
+  absl::Notification* gate = nullptr;
+
+ private:
+  std::unique_ptr<Codec> inner_;
+};
+
+struct PutResult {
+  grpc::Status status;
+  v1::PutResponse response;
+};
+
+struct GetResult {
+  grpc::Status status;
+  v1::GetHeader header;
+  std::string payload;
+  int messages = 0;
+  size_t largest_chunk = 0;
+};
+
+v1::PutHeader MakeHeader(const std::string& key, const std::string& preset,
+                         TensorShape shape = {2, 2, 64, 64}) {
+  v1::PutHeader header;
+  header.set_namespace_("test-model");
+  header.set_key(key);
+  header.mutable_shape()->set_layers(shape.layers);
+  header.mutable_shape()->set_kv_heads(shape.kv_heads);
+  header.mutable_shape()->set_tokens(shape.tokens);
+  header.mutable_shape()->set_head_dim(shape.head_dim);
+  header.set_dtype(v1::DTYPE_FLOAT32);
+  header.mutable_codec()->set_preset(preset);
+  return header;
+}
+
+std::string RandomTensor(const TensorShape& shape, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> values(shape.NumElements());
+  for (float& v : values) v = normal(rng);
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer(ServerConfig{}); }
+
+  void StartServer(ServerConfig config, int workers = 2, int queue = 8) {
+    server_.reset();
+    config.listen_address = "127.0.0.1:0";
+    config.memory_budget_bytes = 64 << 20;
+    config.max_block_bytes = 4 << 20;
+    config.worker_threads = workers;
+    config.worker_queue_depth = queue;
+    config.backend = Backend::kCpu;
+    auto cpu = MakeCodec(Backend::kCpu);
+    ASSERT_TRUE(cpu.ok()) << cpu.status();
+    auto codec = std::make_unique<GatedCodec>(*std::move(cpu));
+    codec_ = codec.get();
+    ServerDeps deps;
+    deps.codec = std::move(codec);
+    auto server = Server::Start(config, std::move(deps));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = v1::KVCache::NewStub(server_->InProcessChannel());
+  }
+
+  // Sends `messages` as one Put stream.
+  PutResult PutMessages(const std::vector<v1::PutRequest>& messages,
+                        grpc::ClientContext* context = nullptr) {
+    grpc::ClientContext local;
+    if (context == nullptr) context = &local;
+    PutResult result;
+    auto writer = stub_->Put(context, &result.response);
+    for (const v1::PutRequest& message : messages) {
+      if (!writer->Write(message)) break;  // the server answered early
+    }
+    writer->WritesDone();
+    result.status = writer->Finish();
+    return result;
+  }
+
+  static std::vector<v1::PutRequest> Stream(const v1::PutHeader& header, const std::string& data,
+                                            size_t chunk = 1 << 20) {
+    std::vector<v1::PutRequest> messages(1);
+    *messages[0].mutable_header() = header;
+    for (size_t offset = 0; offset < data.size(); offset += chunk) {
+      messages.emplace_back().set_chunk(data.substr(offset, chunk));
+    }
+    return messages;
+  }
+
+  PutResult Put(const std::string& key, const std::string& preset, const std::string& data,
+                TensorShape shape = {2, 2, 64, 64}) {
+    return PutMessages(Stream(MakeHeader(key, preset, shape), data));
+  }
+
+  GetResult Get(const std::string& key, v1::Encoding encoding,
+                std::optional<std::pair<uint32_t, uint32_t>> layers = std::nullopt) {
+    v1::GetRequest request;
+    request.set_namespace_("test-model");
+    request.set_key(key);
+    request.set_encoding(encoding);
+    if (layers.has_value()) {
+      request.mutable_layers()->set_begin(layers->first);
+      request.mutable_layers()->set_end(layers->second);
+    }
+    grpc::ClientContext context;
+    GetResult result;
+    auto reader = stub_->Get(&context, request);
+    v1::GetResponse response;
+    while (reader->Read(&response)) {
+      ++result.messages;
+      if (response.has_header()) {
+        result.header = response.header();
+      } else {
+        result.largest_chunk = std::max(result.largest_chunk, response.chunk().size());
+        result.payload += response.chunk();
+      }
+    }
+    result.status = reader->Finish();
+    return result;
+  }
+
+  bool Exists(const std::string& key) {
+    v1::LookupRequest request;
+    request.set_namespace_("test-model");
+    request.add_keys(key);
+    v1::LookupResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(stub_->Lookup(&context, request, &response).ok());
+    return response.exists_size() == 1 && response.exists(0);
+  }
+
+  std::unique_ptr<Server> server_;
+  GatedCodec* codec_ = nullptr;
+  std::unique_ptr<v1::KVCache::Stub> stub_;
+  const TensorShape shape_{2, 2, 64, 64};
+};
+
+TEST_F(ServiceTest, NonePresetRoundTripsExactly) {
+  const std::string data = RandomTensor(shape_, 1);
+  PutResult put = Put("k1", "none", data);
+  ASSERT_TRUE(put.status.ok()) << put.status.error_message();
+  EXPECT_EQ(put.response.codec().preset(), "none");
+  EXPECT_EQ(put.response.stats().raw_bytes(), data.size());
+  EXPECT_EQ(put.response.backend(), "cpu");
+
+  GetResult get = Get("k1", v1::ENCODING_RAW);
+  ASSERT_TRUE(get.status.ok()) << get.status.error_message();
+  EXPECT_EQ(get.payload, data);
+  EXPECT_EQ(get.header.payload_bytes(), data.size());
+  EXPECT_EQ(get.header.dtype(), v1::DTYPE_FLOAT32);
+  EXPECT_EQ(get.header.shape().tokens(), 64u);
+}
+
+TEST_F(ServiceTest, Gear4CompressedGetDecompressesToTheRawGet) {
+  const std::string data = RandomTensor(shape_, 2);
+  v1::PutHeader header = MakeHeader("k2", "");  // the server default, gear4
+  header.set_measure_error(true);
+  PutResult put = PutMessages(Stream(header, data, 4096));
+  ASSERT_TRUE(put.status.ok()) << put.status.error_message();
+  EXPECT_EQ(put.response.codec().preset(), "gear4");
+  EXPECT_GT(put.response.stats().ratio(), 1.0);
+  ASSERT_TRUE(put.response.stats().has_relative_error());
+  EXPECT_LT(put.response.stats().relative_error(), 0.5);
+
+  GetResult raw = Get("k2", v1::ENCODING_RAW);
+  GetResult compressed = Get("k2", v1::ENCODING_COMPRESSED);
+  ASSERT_TRUE(raw.status.ok() && compressed.status.ok());
+  EXPECT_EQ(compressed.payload.size(), put.response.stats().stored_bytes());
+  EXPECT_EQ(compressed.header.encoding(), v1::ENCODING_COMPRESSED);
+  std::string decoded(data.size(), '\0');
+  auto codec = MakeCodec(Backend::kCpu);
+  ASSERT_TRUE((*codec)
+                  ->Decompress(compressed.payload,
+                               MutableTensorView{shape_, DType::kFloat32, decoded.data()})
+                  .ok());
+  EXPECT_EQ(decoded, raw.payload);
+}
+
+TEST_F(ServiceTest, LayerRangeReturnsThoseLayers) {
+  const std::string data = RandomTensor(shape_, 3);
+  ASSERT_TRUE(Put("k3", "none", data).status.ok());
+  GetResult get = Get("k3", v1::ENCODING_RAW, std::make_pair(1u, 2u));
+  ASSERT_TRUE(get.status.ok()) << get.status.error_message();
+  EXPECT_EQ(get.header.shape().layers(), 1u);
+  EXPECT_EQ(get.payload, data.substr(data.size() / 2));
+
+  GetResult compressed = Get("k3", v1::ENCODING_COMPRESSED, std::make_pair(0u, 1u));
+  ASSERT_TRUE(compressed.status.ok());
+  absl::StatusOr<BlockInfo> info = InspectBlock(compressed.payload);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->shape.layers, 1u);
+
+  EXPECT_EQ(Get("k3", v1::ENCODING_RAW, std::make_pair(1u, 3u)).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get("k3", v1::ENCODING_RAW, std::make_pair(1u, 1u)).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServiceTest, GetChunksAreAtMostOneMiB) {
+  const TensorShape shape{4, 2, 256, 128};  // 2 MiB of fp32
+  const std::string data = RandomTensor(shape, 4);
+  ASSERT_TRUE(Put("big", "none", data, shape).status.ok());
+  GetResult get = Get("big", v1::ENCODING_RAW);
+  ASSERT_TRUE(get.status.ok());
+  EXPECT_EQ(get.payload, data);
+  EXPECT_EQ(get.largest_chunk, size_t{1} << 20);
+  EXPECT_EQ(get.messages, 1 + 2);
+}
+
+TEST_F(ServiceTest, PutTwiceLeavesOneBlock) {
+  ASSERT_TRUE(Put("k", "none", RandomTensor(shape_, 5)).status.ok());
+  const std::string second = RandomTensor(shape_, 6);
+  ASSERT_TRUE(Put("k", "none", second).status.ok());
+  EXPECT_EQ(Get("k", v1::ENCODING_RAW).payload, second);
+}
+
+TEST_F(ServiceTest, MissingBlockIsNotFound) {
+  GetResult get = Get("absent", v1::ENCODING_RAW);
+  EXPECT_EQ(get.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(get.status.error_message(), HasSubstr("absent"));
+}
+
+TEST_F(ServiceTest, LookupReportsThePrefixRun) {
+  const std::string data = RandomTensor(shape_, 7);
+  ASSERT_TRUE(Put("a", "none", data).status.ok());
+  ASSERT_TRUE(Put("b", "none", data).status.ok());
+  ASSERT_TRUE(Put("d", "none", data).status.ok());
+  v1::LookupRequest request;
+  request.set_namespace_("test-model");
+  for (const char* key : {"a", "b", "c", "d"}) request.add_keys(key);
+  v1::LookupResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Lookup(&context, request, &response).ok());
+  ASSERT_EQ(response.exists_size(), 4);
+  EXPECT_TRUE(response.exists(0) && response.exists(1) && !response.exists(2) &&
+              response.exists(3));
+  EXPECT_EQ(response.prefix_hits(), 2u);
+
+  request.set_namespace_("other-model");  // namespaces scope keys
+  grpc::ClientContext context2;
+  ASSERT_TRUE(stub_->Lookup(&context2, request, &response).ok());
+  EXPECT_EQ(response.prefix_hits(), 0u);
+}
+
+TEST_F(ServiceTest, DeleteRemoves) {
+  ASSERT_TRUE(Put("gone", "none", RandomTensor(shape_, 8)).status.ok());
+  v1::DeleteRequest request;
+  request.set_namespace_("test-model");
+  request.set_key("gone");
+  v1::DeleteResponse response;
+  grpc::ClientContext c1, c2;
+  ASSERT_TRUE(stub_->Delete(&c1, request, &response).ok());
+  EXPECT_TRUE(response.deleted());
+  ASSERT_TRUE(stub_->Delete(&c2, request, &response).ok());
+  EXPECT_FALSE(response.deleted());
+  EXPECT_FALSE(Exists("gone"));
+}
+
+TEST_F(ServiceTest, StatsReportsTheMemoryTier) {
+  ASSERT_TRUE(Put("s", "none", RandomTensor(shape_, 9)).status.ok());
+  v1::StatsResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Stats(&context, v1::StatsRequest(), &response).ok());
+  ASSERT_GE(response.tiers_size(), 1);
+  EXPECT_EQ(response.tiers(0).tier(), "memory");
+  EXPECT_EQ(response.tiers(0).blocks(), 1u);
+  EXPECT_EQ(response.tiers(0).capacity_bytes(), uint64_t{64} << 20);
+  EXPECT_EQ(response.backend(), "cpu");
+  EXPECT_FALSE(response.version().empty());
+}
+
+// ---- Every bad input answers its code, names the problem, and stores nothing. ----
+
+struct BadPut {
+  const char* name;
+  std::vector<v1::PutRequest> messages;
+  grpc::StatusCode code;
+  const char* message;
+};
+
+TEST_F(ServiceTest, BadPutsAnswerTheirCodeAndStoreNothing) {
+  const std::string data = RandomTensor(shape_, 10);
+  const v1::PutHeader good = MakeHeader("bad", "none");
+  std::vector<BadPut> cases;
+
+  cases.push_back({"missing header", {}, grpc::StatusCode::INVALID_ARGUMENT, "missing header"});
+  cases.back().messages.emplace_back().set_chunk(data.substr(0, 100));
+
+  cases.push_back({"empty stream", {}, grpc::StatusCode::INVALID_ARGUMENT, "missing header"});
+
+  cases.push_back({"repeated header", Stream(good, data), grpc::StatusCode::INVALID_ARGUMENT,
+                   "repeated header"});
+  *cases.back().messages.emplace_back().mutable_header() = good;
+
+  cases.push_back({"chunk over 1 MiB", {}, grpc::StatusCode::INVALID_ARGUMENT, "1 MiB"});
+  {
+    v1::PutHeader header = MakeHeader("bad", "none", {4, 2, 256, 128});
+    cases.back().messages = Stream(header, std::string((size_t{1} << 20) + 1, 'x'), 2 << 20);
+  }
+
+  cases.push_back({"more bytes", Stream(good, data + std::string(8, 'x')),
+                   grpc::StatusCode::INVALID_ARGUMENT, "more bytes than the header declares"});
+  cases.push_back({"fewer bytes", Stream(good, data.substr(0, data.size() - 4)),
+                   grpc::StatusCode::INVALID_ARGUMENT, "fewer bytes than the header declares"});
+
+  {
+    v1::PutHeader header = good;
+    header.mutable_codec()->set_preset("gear5");
+    cases.push_back({"unknown preset", Stream(header, data), grpc::StatusCode::INVALID_ARGUMENT,
+                     "known presets: none, "});
+  }
+  {
+    v1::PutHeader header = good;
+    header.set_key(std::string(1025, 'k'));
+    cases.push_back(
+        {"key too long", Stream(header, data), grpc::StatusCode::INVALID_ARGUMENT, "too long"});
+  }
+  {
+    v1::PutHeader header = good;
+    header.set_key("");
+    cases.push_back(
+        {"empty key", Stream(header, data), grpc::StatusCode::INVALID_ARGUMENT, "key is empty"});
+  }
+  {
+    v1::PutHeader header = good;
+    header.set_dtype(v1::DTYPE_UNSPECIFIED);
+    cases.push_back(
+        {"no dtype", Stream(header, data), grpc::StatusCode::INVALID_ARGUMENT, "dtype"});
+  }
+  {
+    v1::PutHeader header = good;
+    header.mutable_shape()->set_head_dim(60);  // not a multiple of 8
+    cases.push_back(
+        {"bad shape", Stream(header, data), grpc::StatusCode::INVALID_ARGUMENT, "shape"});
+  }
+  {
+    v1::PutHeader header = good;
+    header.mutable_shape()->set_layers(0);
+    cases.push_back(
+        {"zero layers", Stream(header, data), grpc::StatusCode::INVALID_ARGUMENT, "shape"});
+  }
+  {
+    v1::PutHeader header = MakeHeader("bad", "gear4");
+    header.mutable_codec()->set_bits(7);
+    cases.push_back(
+        {"bad spec", Stream(header, data), grpc::StatusCode::INVALID_ARGUMENT, "codec spec"});
+  }
+  {
+    v1::PutHeader header = MakeHeader("bad", "none", {64, 8, 256, 128});  // 64 MiB of fp32
+    cases.push_back({"over the block limit", Stream(header, ""),
+                     grpc::StatusCode::RESOURCE_EXHAUSTED, "max_block_bytes"});
+  }
+  cases.push_back({"empty message", Stream(good, data), grpc::StatusCode::INVALID_ARGUMENT,
+                   "neither header nor chunk"});
+  cases.back().messages.insert(cases.back().messages.begin() + 1, v1::PutRequest());
+
+  for (const BadPut& c : cases) {
+    PutResult result = PutMessages(c.messages);
+    EXPECT_EQ(result.status.error_code(), c.code)
+        << c.name << ": " << result.status.error_message();
+    EXPECT_THAT(result.status.error_message(), HasSubstr(c.message)) << c.name;
+    EXPECT_FALSE(Exists("bad")) << c.name;
+  }
+}
+
+TEST_F(ServiceTest, NonFiniteValuesWithALossyPresetAreInvalid) {
+  std::string data = RandomTensor(shape_, 11);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(data.data() + 64, &nan, sizeof(nan));
+  PutResult put = Put("nan", "gear4", data);
+  EXPECT_EQ(put.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << put.status.error_message();
+  EXPECT_FALSE(Exists("nan"));
+}
+
+TEST_F(ServiceTest, BadGetRequests) {
+  v1::GetRequest request;
+  request.set_namespace_("test-model");
+  request.set_key(std::string(2000, 'k'));
+  grpc::ClientContext context;
+  auto reader = stub_->Get(&context, request);
+  v1::GetResponse response;
+  while (reader->Read(&response)) {
+  }
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("too long"));
+}
+
+TEST_F(ServiceTest, SaturatedPoolIsResourceExhausted) {
+  StartServer(ServerConfig{}, /*workers=*/1, /*queue=*/0);
+  absl::Notification entered, gate;
+  codec_->entered = &entered;
+  codec_->gate = &gate;
+  const std::string data = RandomTensor(shape_, 12);
+  PutResult first;
+  std::thread busy([&] { first = Put("first", "gear4", data); });
+  entered.WaitForNotification();  // the only worker is compressing
+
+  PutResult refused = Put("second", "gear4", data);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("saturated"));
+  GetResult get = Get("whatever", v1::ENCODING_RAW);  // RAW needs the codec pool too
+  EXPECT_EQ(get.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  gate.Notify();
+  busy.join();
+  EXPECT_TRUE(first.status.ok()) << first.status.error_message();
+  EXPECT_TRUE(Exists("first"));
+  EXPECT_FALSE(Exists("second"));
+}
+
+TEST_F(ServiceTest, DeadlineExceededDuringCompressionStoresNothing) {
+  absl::Notification entered, gate;
+  codec_->entered = &entered;
+  codec_->gate = &gate;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  PutResult put;
+  std::thread client([&] {
+    put = PutMessages(Stream(MakeHeader("late", "gear4"), RandomTensor(shape_, 13)), &context);
+  });
+  entered.WaitForNotification();
+  client.join();  // the deadline passes while the codec is held
+  gate.Notify();
+  EXPECT_EQ(put.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The compression finishes after the deadline; the reactor sees the cancellation and stores
+  // nothing. Wait for the worker to be done before checking.
+  for (int i = 0; i < 100 && server_->codec_queue_length() > 0; ++i)
+    absl::SleepFor(absl::Milliseconds(10));
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(Exists("late"));
+}
+
+TEST_F(ServiceTest, ClientCancelMidStreamStoresNothing) {
+  grpc::ClientContext context;
+  v1::PutResponse response;
+  auto writer = stub_->Put(&context, &response);
+  const std::string data = RandomTensor(shape_, 14);
+  v1::PutRequest header;
+  *header.mutable_header() = MakeHeader("cancelled", "none");
+  ASSERT_TRUE(writer->Write(header));
+  v1::PutRequest chunk;
+  chunk.set_chunk(data.substr(0, data.size() / 2));
+  ASSERT_TRUE(writer->Write(chunk));
+  context.TryCancel();
+  grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(Exists("cancelled"));
+}
+
+TEST_F(ServiceTest, DrainFinishesInFlightCallsAndRefusesNewOnes) {
+  // Over TCP: the in-process transport does not survive the server's shutdown.
+  stub_ = v1::KVCache::NewStub(
+      grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  absl::Notification entered, gate;
+  codec_->entered = &entered;
+  codec_->gate = &gate;
+  PutResult in_flight;
+  std::thread client([&] { in_flight = Put("in-flight", "gear4", RandomTensor(shape_, 15)); });
+  entered.WaitForNotification();
+
+  std::thread drain([&] { server_->Drain(absl::Seconds(10)); });
+  absl::SleepFor(absl::Milliseconds(200));
+  GetResult refused = Get("in-flight", v1::ENCODING_RAW);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << refused.status.error_message();
+
+  gate.Notify();
+  client.join();
+  drain.join();
+  EXPECT_TRUE(in_flight.status.ok()) << in_flight.status.error_message();
+}
+
+}  // namespace
+}  // namespace gearkv::server
