@@ -1,0 +1,168 @@
+// `gearkv put` and `gearkv get`: tensors between .npy / .safetensors files and the server.
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "commands.h"
+#include "gearkv/status_macros.h"
+#include "gearkv/tensor_file.h"
+
+namespace gearkv::cli {
+namespace {
+
+absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+struct PutFlags {
+  std::string file;
+  std::string tensor_name;
+  std::string ns;
+  std::string key;
+  bool key_hex = false;
+  CodecFlags codec;
+  uint32_t ttl_seconds = 0;
+  bool measure_error = false;
+};
+
+absl::Status RunPut(const GlobalFlags& global, const PutFlags& flags) {
+  GEARKV_ASSIGN_OR_RETURN(std::string key, DecodeKey(flags.key, flags.key_hex));
+  GEARKV_ASSIGN_OR_RETURN(Tensor tensor, ReadTensorFile(flags.file, flags.tensor_name));
+  auto view = AsKvView(tensor);
+  if (!view.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flags.file, ": ", view.status().message()));
+  }
+  GEARKV_ASSIGN_OR_RETURN(auto client, MakeClient(global));
+  PutOptions options;
+  options.codec = flags.codec.ToRequest();
+  options.ttl = absl::Seconds(flags.ttl_seconds);
+  options.measure_error = flags.measure_error;
+  options.deadline = absl::Seconds(global.deadline_seconds);
+  GEARKV_ASSIGN_OR_RETURN(PutResult result, client->Put(flags.ns, key, *view, options));
+  std::cout << absl::StrFormat(
+      "stored %s/%s: %s %s, %s -> %s (ratio %.2fx, %.3f bits/element), %s, backend %s",
+      Sv(flags.ns), Sv(DisplayKey(key)), Sv(DTypeName(view->dtype)), Sv(view->shape.DebugString()),
+      Sv(FormatBytes(result.cost.raw_bytes)), Sv(FormatBytes(result.cost.stored_bytes)),
+      result.cost.ratio, result.cost.bits_per_element,
+      result.preset.empty() ? Sv(result.spec.DebugString()) : Sv(result.preset),
+      Sv(result.backend));
+  if (result.cost.relative_error) {
+    std::cout << absl::StrFormat(", relative error %.4f", *result.cost.relative_error);
+  }
+  std::cout << "\n";
+  return absl::OkStatus();
+}
+
+struct GetFlags {
+  std::string ns;
+  std::string key;
+  bool key_hex = false;
+  std::string output;
+  std::string tensor_name;
+  std::string encoding = "compressed";
+  std::string layers;
+  std::string dtype;
+};
+
+// bf16 -> fp32 (exact), for writing .npy, which has no bf16.
+void WidenBf16(Tensor& t) {
+  std::string wide(t.data.size() * 2, '\0');
+  for (size_t i = 0; i < t.data.size() / 2; ++i) {
+    uint16_t h;
+    std::memcpy(&h, t.data.data() + 2 * i, 2);
+    const uint32_t f = uint32_t{h} << 16;
+    std::memcpy(wide.data() + 4 * i, &f, 4);
+  }
+  t.data = std::move(wide);
+  t.dtype = DType::kFloat32;
+}
+
+absl::Status RunGet(const GlobalFlags& global, const GetFlags& flags) {
+  GEARKV_ASSIGN_OR_RETURN(std::string key, DecodeKey(flags.key, flags.key_hex));
+  GEARKV_ASSIGN_OR_RETURN(TensorFileFormat format, TensorFileFormatOf(flags.output));
+  GetOptions options;
+  options.encoding = flags.encoding == "raw" ? GetEncoding::kRaw : GetEncoding::kCompressed;
+  options.deadline = absl::Seconds(global.deadline_seconds);
+  if (!flags.layers.empty()) {
+    std::vector<absl::string_view> parts = absl::StrSplit(flags.layers, ':');
+    uint32_t begin = 0, end = 0;
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &begin) ||
+        !absl::SimpleAtoi(parts[1], &end)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--layers '", flags.layers, "' is not BEGIN:END"));
+    }
+    options.layers = {begin, end};
+  }
+  if (!flags.dtype.empty()) {
+    GEARKV_ASSIGN_OR_RETURN(options.out_dtype, ParseDType(flags.dtype));
+  }
+  GEARKV_ASSIGN_OR_RETURN(auto client, MakeClient(global));
+  GEARKV_ASSIGN_OR_RETURN(GetResult got, client->Get(flags.ns, key, options));
+  if (format == TensorFileFormat::kNpy && got.tensor.dtype == DType::kBFloat16) {
+    std::cerr << "note: .npy has no bfloat16; writing float32 (exact)\n";
+    WidenBf16(got.tensor);
+  }
+  std::map<std::string, std::string> metadata = {
+      {"gearkv.namespace", flags.ns},
+      {"gearkv.key", DisplayKey(key)},
+      {"gearkv.spec", got.preset.empty() ? got.spec.DebugString() : got.preset},
+      {"gearkv.stored_dtype", std::string(DTypeName(got.stored_dtype))}};
+  GEARKV_RETURN_IF_ERROR(WriteTensorFile(flags.output, got.tensor, flags.tensor_name, metadata));
+  std::cout << absl::StrFormat(
+      "wrote %s: %s %s (%s on the wire, %s; stored as %s, ratio %.2fx)\n", Sv(flags.output),
+      Sv(DTypeName(got.tensor.dtype)), Sv(got.shape.DebugString()), Sv(FormatBytes(got.wire_bytes)),
+      got.encoding == GetEncoding::kRaw ? "raw" : "compressed",
+      got.preset.empty() ? Sv(got.spec.DebugString()) : Sv(got.preset), got.cost.ratio);
+  return absl::OkStatus();
+}
+
+void AddKeyFlags(CLI::App* cmd, std::string& ns, std::string& key, bool& key_hex) {
+  cmd->add_option("--namespace,-n", ns, "namespace (model + tenant)")->required();
+  cmd->add_option("--key,-k", key, "block key")->required();
+  cmd->add_flag("--key_hex", key_hex, "the key is given in hex");
+}
+
+}  // namespace
+
+void AddPutCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
+  auto flags = std::make_shared<PutFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "put",
+      "store a KV tensor ([layers,2,heads,tokens,head_dim] or [2,heads,tokens,head_dim]) "
+      "from a .npy or .safetensors file");
+  cmd->add_option("file", flags->file, ".npy or .safetensors file")->required();
+  cmd->add_option("--tensor", flags->tensor_name, "tensor name inside a .safetensors file");
+  AddKeyFlags(cmd, flags->ns, flags->key, flags->key_hex);
+  AddCodecFlags(*cmd, flags->codec);
+  cmd->add_option("--ttl_seconds", flags->ttl_seconds, "expiry (0 = never)");
+  cmd->add_flag("--measure_error", flags->measure_error, "report the relative error");
+  cmd->callback([&global, flags, exit_code] {
+    absl::Status s = RunPut(global, *flags);
+    *exit_code = s.ok() ? kExitOk : ReportError(s);
+  });
+}
+
+void AddGetCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
+  auto flags = std::make_shared<GetFlags>();
+  CLI::App* cmd = app.add_subcommand("get", "fetch a KV block into a .npy or .safetensors file");
+  AddKeyFlags(cmd, flags->ns, flags->key, flags->key_hex);
+  cmd->add_option("--output,-o", flags->output, ".npy or .safetensors file to write")->required();
+  cmd->add_option("--tensor", flags->tensor_name, "tensor name in a .safetensors output (kv)");
+  cmd->add_option("--encoding", flags->encoding,
+                  "compressed: block bytes over the wire, decompressed here; raw: the server "
+                  "decompresses")
+      ->check(CLI::IsMember({"raw", "compressed"}))
+      ->capture_default_str();
+  cmd->add_option("--layers", flags->layers, "only layers BEGIN:END (end exclusive)");
+  cmd->add_option("--dtype", flags->dtype,
+                  "element type to write (float16, bfloat16, float32; compressed only)");
+  cmd->callback([&global, flags, exit_code] {
+    absl::Status s = RunGet(global, *flags);
+    *exit_code = s.ok() ? kExitOk : ReportError(s);
+  });
+}
+
+}  // namespace gearkv::cli
