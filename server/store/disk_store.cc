@@ -74,7 +74,7 @@ absl::Status DiskStore::LoadIndex() {
     read_options.iterate_upper_bound = &upper_bound;
     read_options.fill_cache = false;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
-    absl::MutexLock lock(&mu_);
+    internal::MutexLock lock(&mu_);
     for (it->Seek(lower); it->Valid(); it->Next()) {
       const std::string_view row_key = it->key().ToStringView();
       const absl::string_view body(row_key.data() + 1, row_key.size() - 1);
@@ -95,7 +95,7 @@ absl::Status DiskStore::LoadIndex() {
     if (!it->status().ok()) return FromRocks(it->status(), "scanning the index at open");
   }
   {
-    absl::MutexLock lock(&mu_);
+    internal::MutexLock lock(&mu_);
     for (const Victim& victim : ChooseVictims(0, {}, clock_(), /*sweep_all=*/true)) {
       DeleteRows(victim.key_body, bad_rows);
       EraseFromIndex(victim.key_body);
@@ -165,7 +165,7 @@ absl::Status DiskStore::Put(const BlockKey& key, BlockBytes bytes, absl::Time ex
   const std::string body = internal::EncodeKeyBody(key);
   const absl::Time now = clock_();
 
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   rocksdb::WriteBatch batch;
   if (expires_at <= now) {  // already expired: only remove what was there
     if (!index_.contains(body)) return absl::OkStatus();
@@ -222,7 +222,7 @@ absl::StatusOr<StoredBlock> DiskStore::GetWithExpiry(const BlockKey& key) {
   uint64_t seq = 0;
   bool expired = false;
   {
-    absl::ReaderMutexLock lock(&mu_);
+    internal::ReaderMutexLock lock(&mu_);
     auto it = index_.find(body);
     if (it == index_.end()) {
       misses_.fetch_add(1, std::memory_order_relaxed);
@@ -260,7 +260,7 @@ absl::StatusOr<StoredBlock> DiskStore::GetWithExpiry(const BlockKey& key) {
 }
 
 void DiskStore::DropIfUnchanged(absl::string_view key_body, uint64_t seq) {
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   auto it = index_.find(key_body);
   if (it == index_.end() || it->second.seq != seq) return;
   rocksdb::WriteBatch batch;
@@ -272,7 +272,7 @@ void DiskStore::DropIfUnchanged(absl::string_view key_body, uint64_t seq) {
 bool DiskStore::Contains(const BlockKey& key) {
   const std::string body = internal::EncodeKeyBody(key);
   const absl::Time now = clock_();
-  absl::ReaderMutexLock lock(&mu_);
+  internal::ReaderMutexLock lock(&mu_);
   auto it = index_.find(body);
   return it != index_.end() && it->second.expires_at > now;
 }
@@ -280,7 +280,7 @@ bool DiskStore::Contains(const BlockKey& key) {
 absl::StatusOr<bool> DiskStore::Delete(const BlockKey& key) {
   const std::string body = internal::EncodeKeyBody(key);
   const absl::Time now = clock_();
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   auto it = index_.find(body);
   if (it == index_.end()) return false;
   const bool live = it->second.expires_at > now;
@@ -297,7 +297,7 @@ std::vector<TierStats> DiskStore::Stats() {
   stats.tier = "disk";
   stats.capacity_bytes = capacity_bytes_;
   {
-    absl::ReaderMutexLock lock(&mu_);
+    internal::ReaderMutexLock lock(&mu_);
     stats.blocks = index_.size();
     stats.bytes = bytes_;
   }

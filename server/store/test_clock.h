@@ -4,19 +4,19 @@
 
 #include <functional>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "gearkv/store/internal/mutex.h"
 
 namespace gearkv::store::testing {
 
 class TestClock {
  public:
   absl::Time Now() const {
-    absl::MutexLock lock(&mu_);
+    internal::MutexLock lock(&mu_);
     return now_;
   }
   void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
+    internal::MutexLock lock(&mu_);
     now_ += d;
   }
   // A clock function reading this object, which must outlive it.
@@ -25,7 +25,7 @@ class TestClock {
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable internal::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_) = absl::FromUnixSeconds(1'700'000'000);
 };
 

@@ -34,9 +34,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gearkv/store/block_store.h"
+#include "gearkv/store/internal/mutex.h"
 
 namespace rocksdb {
 class DB;
@@ -116,7 +116,7 @@ class DiskStore final : public BlockStore {
   const bool sync_writes_;
   std::unique_ptr<rocksdb::DB> db_;
 
-  absl::Mutex mu_;
+  internal::Mutex mu_;
   absl::flat_hash_map<std::string, IndexEntry> index_ ABSL_GUARDED_BY(mu_);  // by key body
   absl::btree_map<uint64_t, std::string> by_seq_ ABSL_GUARDED_BY(mu_);       // oldest first
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;

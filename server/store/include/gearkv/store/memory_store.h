@@ -50,7 +50,7 @@ struct MemoryStoreOptions {
   // How often a shard is swept for expired blocks (by the next Put into it).
   absl::Duration sweep_interval = absl::Seconds(1);
   // Optional; see the file comment.
-  EvictionCallback on_evict;
+  EvictionCallback on_evict = nullptr;
 };
 
 class MemoryStore final : public BlockStore {

@@ -33,9 +33,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gearkv/store/block_store.h"
+#include "gearkv/store/internal/mutex.h"
 #include "gearkv/store/memory_store.h"
 
 namespace gearkv::store {
@@ -77,13 +77,13 @@ class TieredStore final : public BlockStore {
  private:
   static constexpr size_t kKeyStripes = 256;
 
-  absl::Mutex& StripeFor(const BlockKey& key);
+  internal::Mutex& StripeFor(const BlockKey& key);
   void Spill(const BlockKey& key, const BlockBytes& bytes, absl::Time expires_at);
 
   const LowerTierPolicy policy_;
   std::unique_ptr<MemoryStore> memory_;
   std::unique_ptr<BlockStore> lower_;
-  std::array<absl::Mutex, kKeyStripes> stripes_;
+  std::array<internal::Mutex, kKeyStripes> stripes_;
   std::atomic<uint64_t> spill_failures_{0};
 };
 
