@@ -53,11 +53,15 @@ GEARKV_HD uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Entry (row, col) of the D x r starting matrix of head number `head_index` (counted over the
-// whole block: (layer * 2 + kind) * kv_heads + head): uniform in [0, 1), like torch.rand.
-GEARKV_HD float StartMatrixEntry(uint32_t seed, uint64_t head_index, uint32_t row, uint32_t col,
-                                 uint32_t rank) {
-  const uint64_t stream = SplitMix64((uint64_t{seed} << 32) ^ head_index);
+// The random stream of head number `head_index` (counted over the whole block:
+// (layer * 2 + kind) * kv_heads + head).
+GEARKV_HD uint64_t StartMatrixStream(uint32_t seed, uint64_t head_index) {
+  return SplitMix64((uint64_t{seed} << 32) ^ head_index);
+}
+
+// Entry (row, col) of the D x r starting matrix of the head whose stream is `stream`: uniform
+// in [0, 1), like torch.rand.
+GEARKV_HD float StartMatrixEntry(uint64_t stream, uint32_t row, uint32_t col, uint32_t rank) {
   const uint64_t bits = SplitMix64(stream + uint64_t{row} * rank + col);
   return static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);  // 24 random bits
 }

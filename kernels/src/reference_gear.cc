@@ -103,7 +103,8 @@ std::vector<double> ReferenceGearHead(const std::vector<double>& x, Kind kind, u
     for (size_t i = 0; i < x.size(); ++i) res[i] = mask[i] ? 0.0 : x[i] - deq[i];
     std::vector<std::vector<double>> p(r, std::vector<double>(D)), q(r, std::vector<double>(T));
     for (uint32_t j = 0; j < r; ++j) {
-      for (uint32_t d = 0; d < D; ++d) p[j][d] = StartMatrixEntry(spec.seed, head_index, d, j, r);
+      for (uint32_t d = 0; d < D; ++d)
+        p[j][d] = StartMatrixEntry(StartMatrixStream(spec.seed, head_index), d, j, r);
     }
     for (uint32_t it = 0; it < spec.power_iterations; ++it) {
       Orthonormalize(p);

@@ -23,8 +23,8 @@ inline void LoadAsFloat(const void* src, DType dtype, uint64_t n, float* dst) {
       uint64_t i = 0;
 #ifdef __F16C__
       for (; i + 8 <= n; i += 8) {
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(
-                                      reinterpret_cast<const __m128i*>(s + i))));
+        _mm256_storeu_ps(dst + i,
+                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
       }
 #endif
       for (; i < n; ++i) dst[i] = static_cast<float>(s[i]);

@@ -4,30 +4,42 @@
 #include <cmath>
 #include <vector>
 
-#include "gear_math.h"
 #include "cpu/simd.h"
+#include "gear_math.h"
 #include "half.h"
 
 namespace gearkv::internal {
 namespace {
 
-// Modified Gram-Schmidt on `count` vectors of length n, vector i at v + i * stride_vec with
-// elements stride_el apart; sums in double. A vector whose norm collapses (linearly dependent
-// or zero) becomes zero.
-void Orthonormalize(float* v, uint32_t count, uint32_t n, size_t stride_vec, size_t stride_el) {
+typedef double Double4 __attribute__((vector_size(32)));
+
+// dot(a, b) over n floats (n a multiple of 8): products in float, sums in double, in a fixed
+// order.
+double Dot(const float* a, const float* b, uint32_t n) {
+  Double4 lo = {}, hi = {};
+  for (uint32_t e = 0; e < n; e += 8) {
+    const Float8 p = Load8(a + e) * Load8(b + e);
+    lo += Double4{p[0], p[1], p[2], p[3]};
+    hi += Double4{p[4], p[5], p[6], p[7]};
+  }
+  const Double4 s = lo + hi;
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+// Modified Gram-Schmidt on `count` contiguous vectors of length n (a multiple of 8), vector i
+// at v + i * n. A vector whose norm collapses (linearly dependent or zero) becomes zero.
+void Orthonormalize(float* v, uint32_t count, uint32_t n) {
   for (uint32_t i = 0; i < count; ++i) {
-    float* vi = v + i * stride_vec;
+    float* vi = v + size_t{i} * n;
     for (uint32_t j = 0; j < i; ++j) {
-      const float* vj = v + j * stride_vec;
-      double dot = 0;
-      for (uint32_t e = 0; e < n; ++e) dot += double{vi[e * stride_el]} * vj[e * stride_el];
-      const float f = static_cast<float>(dot);
-      for (uint32_t e = 0; e < n; ++e) vi[e * stride_el] -= f * vj[e * stride_el];
+      const float* vj = v + size_t{j} * n;
+      const Float8 f = Broadcast8(static_cast<float>(Dot(vi, vj, n)));
+      for (uint32_t e = 0; e < n; e += 8) Store8(vi + e, Load8(vi + e) - f * Load8(vj + e));
     }
-    double norm2 = 0;
-    for (uint32_t e = 0; e < n; ++e) norm2 += double{vi[e * stride_el]} * vi[e * stride_el];
-    const float inv = norm2 > 1e-30 ? static_cast<float>(1.0 / std::sqrt(norm2)) : 0.0f;
-    for (uint32_t e = 0; e < n; ++e) vi[e * stride_el] *= inv;
+    const double norm2 = Dot(vi, vi, n);
+    const Float8 inv =
+        Broadcast8(norm2 > 1e-30 ? static_cast<float>(1.0 / std::sqrt(norm2)) : 0.0f);
+    for (uint32_t e = 0; e < n; e += 8) Store8(vi + e, Load8(vi + e) * inv);
   }
 }
 
@@ -35,10 +47,11 @@ void Orthonormalize(float* v, uint32_t count, uint32_t n, size_t stride_vec, siz
 // (j0 .. j0 + kR - 1) at a time so that the accumulators stay in vector registers. head_dim is
 // a multiple of 8 (ValidateShape), so rows split into whole Float8 lanes.
 
-// q[t * rank + j] = dot(r[t, :], pt[j, :]) for every token t and j in the block.
+// qt[j * ldq + t] = dot(r[t, :], pt[j, :]) for every token t and j in the block (Q is kept
+// column by column, each column ldq >= T floats long).
 template <int kR>
-void MultiplyRPBlock(const float* r, uint32_t T, uint32_t D, const float* pt, uint32_t rank,
-                     uint32_t j0, float* q) {
+void MultiplyRPBlock(const float* r, uint32_t T, uint32_t D, const float* pt, uint32_t ldq,
+                     uint32_t j0, float* qt) {
   for (uint32_t t = 0; t < T; ++t) {
     const float* row = r + size_t{t} * D;
     Float8 acc[kR] = {};
@@ -46,13 +59,13 @@ void MultiplyRPBlock(const float* r, uint32_t T, uint32_t D, const float* pt, ui
       const Float8 x = Load8(row + d);
       for (int j = 0; j < kR; ++j) acc[j] += x * Load8(pt + size_t{j0 + j} * D + d);
     }
-    for (int j = 0; j < kR; ++j) q[size_t{t} * rank + j0 + j] = Sum8(acc[j]);
+    for (int j = 0; j < kR; ++j) qt[size_t{j0 + j} * ldq + t] = Sum8(acc[j]);
   }
 }
 
-// pt[j, :] = sum_t q[t * rank + j] * r[t, :] for j in the block, 16 channels at a time.
+// pt[j, :] = sum_t qt[j * ldq + t] * r[t, :] for j in the block, 16 channels at a time.
 template <int kR>
-void MultiplyRtQBlock(const float* r, uint32_t T, uint32_t D, const float* q, uint32_t rank,
+void MultiplyRtQBlock(const float* r, uint32_t T, uint32_t D, const float* qt, uint32_t ldq,
                       uint32_t j0, float* pt) {
   for (uint32_t d0 = 0; d0 < D; d0 += 16) {
     if (d0 + 16 <= D) {
@@ -61,7 +74,7 @@ void MultiplyRtQBlock(const float* r, uint32_t T, uint32_t D, const float* q, ui
         const float* row = r + size_t{t} * D + d0;
         const Float8 a = Load8(row), b = Load8(row + 8);
         for (int j = 0; j < kR; ++j) {
-          const Float8 f = Broadcast8(q[size_t{t} * rank + j0 + j]);
+          const Float8 f = Broadcast8(qt[size_t{j0 + j} * ldq + t]);
           lo[j] += f * a;
           hi[j] += f * b;
         }
@@ -74,7 +87,7 @@ void MultiplyRtQBlock(const float* r, uint32_t T, uint32_t D, const float* q, ui
       Float8 acc[kR] = {};
       for (uint32_t t = 0; t < T; ++t) {
         const Float8 a = Load8(r + size_t{t} * D + d0);
-        for (int j = 0; j < kR; ++j) acc[j] += Broadcast8(q[size_t{t} * rank + j0 + j]) * a;
+        for (int j = 0; j < kR; ++j) acc[j] += Broadcast8(qt[size_t{j0 + j} * ldq + t]) * a;
       }
       for (int j = 0; j < kR; ++j) Store8(pt + size_t{j0 + j} * D + d0, acc[j]);
     }
@@ -86,26 +99,34 @@ template <template <int> class Kernel, typename... Args>
 void OverRankBlocks(uint32_t rank, Args... args) {
   for (uint32_t j0 = 0; j0 < rank; j0 += 4) {
     switch (std::min(4u, rank - j0)) {
-      case 1: Kernel<1>::Run(args..., j0); break;
-      case 2: Kernel<2>::Run(args..., j0); break;
-      case 3: Kernel<3>::Run(args..., j0); break;
-      default: Kernel<4>::Run(args..., j0); break;
+      case 1:
+        Kernel<1>::Run(args..., j0);
+        break;
+      case 2:
+        Kernel<2>::Run(args..., j0);
+        break;
+      case 3:
+        Kernel<3>::Run(args..., j0);
+        break;
+      default:
+        Kernel<4>::Run(args..., j0);
+        break;
     }
   }
 }
 
 template <int kR>
 struct MultiplyRP {
-  static void Run(const float* r, uint32_t T, uint32_t D, const float* pt, uint32_t rank,
-                  float* q, uint32_t j0) {
-    MultiplyRPBlock<kR>(r, T, D, pt, rank, j0, q);
+  static void Run(const float* r, uint32_t T, uint32_t D, const float* pt, uint32_t ldq, float* qt,
+                  uint32_t j0) {
+    MultiplyRPBlock<kR>(r, T, D, pt, ldq, j0, qt);
   }
 };
 template <int kR>
 struct MultiplyRtQ {
-  static void Run(const float* r, uint32_t T, uint32_t D, const float* q, uint32_t rank,
-                  float* pt, uint32_t j0) {
-    MultiplyRtQBlock<kR>(r, T, D, q, rank, j0, pt);
+  static void Run(const float* r, uint32_t T, uint32_t D, const float* qt, uint32_t ldq, float* pt,
+                  uint32_t j0) {
+    MultiplyRtQBlock<kR>(r, T, D, qt, ldq, j0, pt);
   }
 };
 
@@ -113,25 +134,30 @@ struct MultiplyRtQ {
 
 void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t iterations,
                 uint32_t seed, uint64_t head_index, uint16_t* u, uint16_t* vt) {
-  thread_local std::vector<float> pt_buf, q_buf;
+  // Q column by column, each padded with zeros to a multiple of 8 tokens (whole Float8s).
+  const uint32_t ldq = (T + 7) / 8 * 8;
+  thread_local std::vector<float> pt_buf, qt_buf;
   pt_buf.resize(size_t{rank} * D);
-  q_buf.resize(size_t{T} * rank);
+  qt_buf.assign(size_t{rank} * ldq, 0.0f);
   float* pt = pt_buf.data();
-  float* q = q_buf.data();
+  float* qt = qt_buf.data();
+  const uint64_t stream = StartMatrixStream(seed, head_index);
   for (uint32_t j = 0; j < rank; ++j) {
-    for (uint32_t d = 0; d < D; ++d)
-      pt[size_t{j} * D + d] = StartMatrixEntry(seed, head_index, d, j, rank);
+    for (uint32_t d = 0; d < D; ++d) pt[size_t{j} * D + d] = StartMatrixEntry(stream, d, j, rank);
   }
   for (uint32_t it = 0; it < iterations; ++it) {
-    Orthonormalize(pt, rank, D, D, 1);
-    OverRankBlocks<MultiplyRP>(rank, r, T, D, static_cast<const float*>(pt), rank, q);
-    Orthonormalize(q, rank, T, 1, rank);
+    Orthonormalize(pt, rank, D);
+    OverRankBlocks<MultiplyRP>(rank, r, T, D, static_cast<const float*>(pt), ldq, qt);
+    Orthonormalize(qt, rank, ldq);
     if (it + 1 == iterations) {
-      for (size_t i = 0; i < size_t{T} * rank; ++i) q[i] = RoundToHalf(q[i]);
+      for (float& e : qt_buf) e = RoundToHalf(e);
     }
-    OverRankBlocks<MultiplyRtQ>(rank, r, T, D, static_cast<const float*>(q), rank, pt);
+    OverRankBlocks<MultiplyRtQ>(rank, r, T, D, static_cast<const float*>(qt), ldq, pt);
   }
-  for (size_t i = 0; i < size_t{T} * rank; ++i) u[i] = FloatToHalf(q[i]);
+  for (uint32_t t = 0; t < T; ++t) {
+    for (uint32_t j = 0; j < rank; ++j)
+      u[size_t{t} * rank + j] = FloatToHalf(qt[size_t{j} * ldq + t]);
+  }
   for (size_t i = 0; i < size_t{rank} * D; ++i) vt[i] = FloatToHalf(pt[i]);
 }
 

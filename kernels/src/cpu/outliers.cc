@@ -1,13 +1,13 @@
 #include "cpu/outliers.h"
 
-#include "cpu/simd.h"
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <vector>
+
+#include "cpu/simd.h"
 
 namespace gearkv::internal {
 namespace {
@@ -80,19 +80,19 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x,
   // Per channel, the k_max largest subset maxima (and smallest minima), kept sorted by an
   // insertion network that runs along the channels; then hi[d] = the k[d]-th of them.
   std::vector<float> top(size_t{k_max} * D, -kInf), bottom(size_t{k_max} * D, kInf);
+  std::vector<float> up(D), down(D);  // the values being inserted, per channel
   for (uint32_t j = 0; j < m; ++j) {
-    const float* a = mx.data() + size_t{j} * D;
-    const float* b = mn.data() + size_t{j} * D;
-    for (uint32_t d = 0; d < D; ++d) {
-      float v = a[d], w = b[d];
-      for (uint32_t i = 0; i < k_max; ++i) {
-        float& t = top[size_t{i} * D + d];
-        float& u = bottom[size_t{i} * D + d];
-        const float t_new = v > t ? v : t, u_new = w < u ? w : u;
-        v = v > t ? t : v;
-        w = w < u ? u : w;
-        t = t_new;
-        u = u_new;
+    std::copy_n(mx.data() + size_t{j} * D, D, up.data());
+    std::copy_n(mn.data() + size_t{j} * D, D, down.data());
+    for (uint32_t i = 0; i < k_max; ++i) {
+      float* t = top.data() + size_t{i} * D;
+      float* b = bottom.data() + size_t{i} * D;
+      for (uint32_t d = 0; d < D; ++d) {  // vectorised along the channels
+        const float v = up[d], w = down[d];
+        up[d] = v > t[d] ? t[d] : v;
+        down[d] = w < b[d] ? b[d] : w;
+        t[d] = v > t[d] ? v : t[d];
+        b[d] = w < b[d] ? w : b[d];
       }
     }
   }
@@ -158,8 +158,7 @@ void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x,
       Store8(&mn[8 * v], vmin[v]);
     }
     // With more outliers than subsets there is no bound: every entry is a candidate.
-    const Thresholds th =
-        k <= 8 * vecs ? FromSubsetExtremes(mx, mn, k) : Thresholds{-kInf, kInf};
+    const Thresholds th = k <= 8 * vecs ? FromSubsetExtremes(mx, mn, k) : Thresholds{-kInf, kInf};
     const Float8 hi = Broadcast8(th.hi), lo = Broadcast8(th.lo);
     cand.clear();
     for (uint32_t i = 0; i < n; i += 8) {
@@ -196,8 +195,8 @@ void SelectOutliers(const HeadLayout& l, double ratio, float* x, uint16_t* offse
     for (uint32_t i = 0; i < n; ++i, ++at) {
       const uint32_t off = chosen[at];
       offsets[at] = static_cast<uint16_t>(off);
-      indices[at] = l.kind == Kind::kKeys ? off * l.head_dim + p
-                                          : p * kValuePoolTokens * l.head_dim + off;
+      indices[at] =
+          l.kind == Kind::kKeys ? off * l.head_dim + p : p * kValuePoolTokens * l.head_dim + off;
     }
   }
   for (uint64_t i = 0; i < l.outliers; ++i) x[indices[i]] = std::nanf("");
