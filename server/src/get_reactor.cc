@@ -22,6 +22,7 @@ GetReactor::GetReactor(ServiceCore& core, grpc::CallbackServerContext* context,
       start_(absl::Now()),
       request_(request),
       key_{request.namespace_(), request.key()} {
+  core_.observer->OnRpcStarted("Get");
   if (absl::Status status = ValidateRequest(); !status.ok()) {
     FinishWith(status);
     return;

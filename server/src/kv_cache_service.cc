@@ -34,6 +34,7 @@ grpc::ServerUnaryReactor* RunUnary(ServiceCore& core, grpc::CallbackServerContex
                                    std::string_view method, absl::Status precheck, Work work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
+  core.observer->OnRpcStarted(method);
   if (precheck.ok()) precheck = core.CheckServing();
   if (!precheck.ok()) {
     FinishUnary(core, reactor, method, start, precheck);

@@ -17,6 +17,7 @@ namespace gearkv::server {
 PutReactor::PutReactor(ServiceCore& core, grpc::CallbackServerContext* context,
                        v1::PutResponse* response)
     : core_(core), context_(context), response_(response), start_(absl::Now()) {
+  core_.observer->OnRpcStarted("Put");
   if (absl::Status serving = core_.CheckServing(); !serving.ok()) {
     FinishWith(serving);
     return;
@@ -67,6 +68,7 @@ absl::Status PutReactor::AcceptHeader(const v1::PutHeader& header) {
     return absl::InvalidArgumentError(absl::StrCat("shape: ", shape.message()));
   }
   GEARKV_ASSIGN_OR_RETURN(spec_, ResolveSpec(header.codec(), core_.default_preset));
+  preset_ = header.codec().preset().empty() ? core_.default_preset : header.codec().preset();
   expected_bytes_ = shape_.NumElements() * DTypeSize(dtype_);
   if (expected_bytes_ > core_.max_block_bytes) {
     return absl::ResourceExhaustedError(
@@ -171,6 +173,7 @@ void PutReactor::CompressAndStore() {
     return;
   }
   *response_->mutable_stats() = MakeBlockStats(expected_bytes_, block_bytes_, shape_.NumElements());
+  relative_error_ = stats.relative_error;
   if (stats.relative_error.has_value()) {
     response_->mutable_stats()->set_relative_error(*stats.relative_error);
   }
@@ -193,6 +196,8 @@ void PutReactor::OnDone() {
   record.bytes_in = received_bytes_;
   record.raw_bytes = code_ == absl::StatusCode::kOk ? expected_bytes_ : 0;
   record.block_bytes = block_bytes_;
+  record.preset = preset_;
+  record.relative_error = relative_error_;
   core_.observer->OnRpcDone(record);
   delete this;
 }

@@ -11,6 +11,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -51,6 +52,7 @@ class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
   TensorShape shape_;
   DType dtype_ = DType::kFloat16;
   CodecSpec spec_;
+  std::string preset_;  // the preset spec_ was resolved from
   uint32_t ttl_seconds_ = 0;
   bool measure_error_ = false;
   uint64_t expected_bytes_ = 0;
@@ -59,6 +61,7 @@ class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
   absl::StatusCode code_ = absl::StatusCode::kUnknown;
   uint64_t received_bytes_ = 0;
   uint64_t block_bytes_ = 0;
+  std::optional<double> relative_error_;
 };
 
 }  // namespace gearkv::server

@@ -16,6 +16,10 @@
 #include "store_factory.h"
 #include "worker_pool.h"
 
+#ifdef GEARKV_HAVE_METRICS
+#include "metrics_observer.h"
+#endif
+
 namespace gearkv::server {
 namespace {
 
@@ -24,6 +28,12 @@ namespace {
 // INVALID_ARGUMENT; it also bounds a Lookup request.
 constexpr int kMaxReceiveMessageBytes = 16 << 20;
 constexpr char kServiceName[] = "gearkv.v1.KVCache";
+
+// The host part of host:port ("0.0.0.0:50051" -> "0.0.0.0", "[::]:1" -> "[::]").
+std::string HostOf(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
 
 RpcObserver& NoOpObserver() {
   static RpcObserver* const kObserver = new RpcObserver();
@@ -38,6 +48,8 @@ struct Server::Impl {
   std::unique_ptr<store::BlockStore> store;
   std::unique_ptr<WorkerPool> codec_pool;
   std::unique_ptr<WorkerPool> io_pool;
+  std::unique_ptr<RpcObserver> metrics;  // owned observer (Prometheus), when enabled
+  int metrics_port = 0;
   ServiceCore core;
   std::unique_ptr<KvCacheService> service;
   std::unique_ptr<grpc::Server> grpc_server;
@@ -78,6 +90,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   core.codec_pool = impl->codec_pool.get();
   core.io_pool = impl->io_pool.get();
   core.observer = deps.observer != nullptr ? deps.observer : &NoOpObserver();
+#ifdef GEARKV_HAVE_METRICS
+  if (deps.observer == nullptr && config.metrics_port > 0) {
+    WorkerPool* codec_pool = impl->codec_pool.get();
+    GEARKV_ASSIGN_OR_RETURN(
+        std::unique_ptr<MetricsObserver> metrics,
+        MetricsObserver::Start(
+            absl::StrCat(HostOf(config.listen_address), ":", config.metrics_port),
+            impl->store.get(), [codec_pool] { return codec_pool->queued(); }, codec_pool->threads(),
+            codec_pool->queue_depth()));
+    impl->metrics_port = metrics->port();
+    core.observer = metrics.get();
+    impl->metrics = std::move(metrics);
+  }
+#endif
   core.default_preset = config.default_preset;
   core.max_block_bytes = config.max_block_bytes;
   core.codec_threads = codec_threads;
@@ -120,18 +146,19 @@ void Server::Drain(absl::Duration deadline) {
 int Server::port() const { return impl_->port; }
 
 std::string Server::address() const {
-  const std::string& listen = impl_->config.listen_address;
-  const size_t colon = listen.rfind(':');
-  return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":",
-                      impl_->port);
+  return absl::StrCat(HostOf(impl_->config.listen_address), ":", impl_->port);
 }
 
+int Server::metrics_port() const { return impl_->metrics_port; }
+
 std::string Server::Describe() const {
-  return absl::StrCat("backend ", ToAbsl(BackendName(impl_->codec->backend())), ", tiers ",
-                      DescribeTiers(impl_->config), ", default preset ",
-                      impl_->config.default_preset, ", ", impl_->codec_pool->threads(),
-                      " codec workers x ", impl_->core.codec_threads, " threads, queue ",
-                      impl_->codec_pool->queue_depth());
+  return absl::StrCat(
+      "backend ", ToAbsl(BackendName(impl_->codec->backend())), ", tiers ",
+      DescribeTiers(impl_->config), ", default preset ", impl_->config.default_preset, ", ",
+      impl_->codec_pool->threads(), " codec workers x ", impl_->core.codec_threads,
+      " threads, queue ", impl_->codec_pool->queue_depth(),
+      impl_->metrics_port > 0 ? absl::StrCat(", metrics on :", impl_->metrics_port, "/metrics")
+                              : std::string(", no metrics"));
 }
 
 Backend Server::backend() const { return impl_->codec->backend(); }

@@ -96,6 +96,7 @@ class ServiceTest : public ::testing::Test {
     config.worker_threads = workers;
     config.worker_queue_depth = queue;
     config.backend = Backend::kCpu;
+    config.metrics_port = 0;
     auto cpu = MakeCodec(Backend::kCpu);
     ASSERT_TRUE(cpu.ok()) << cpu.status();
     auto codec = std::make_unique<GatedCodec>(*std::move(cpu));

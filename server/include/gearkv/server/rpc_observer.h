@@ -1,6 +1,7 @@
-// The service's observation points, for metrics: one call per finished RPC and one per codec
-// operation. The service owns no metrics itself; gearkv::metrics (or a test) implements this
-// interface and is handed to the server. The default methods do nothing.
+// The service's observation points, for metrics: one call when an RPC arrives, one when it
+// finishes (exactly once each, whatever the outcome), and one per codec operation. The service owns
+// no metrics itself; gearkv::metrics (or a test) implements this interface and is handed to the
+// server. The default methods do nothing.
 //
 // Thread-safety: methods are called concurrently from gRPC and worker threads; implementations
 // must be thread-safe and fast (no blocking, no I/O).
@@ -29,6 +30,10 @@ struct RpcRecord {
   uint64_t raw_bytes = 0;
   // Put: the stored block's size; Get: the sent block's size (0 for RAW).
   uint64_t block_bytes = 0;
+  // Put: the preset the spec was resolved from (the request's, or the server default).
+  std::string_view preset;
+  // Put: ||X - X^||_F / ||X||_F when the client asked to measure it.
+  std::optional<double> relative_error;
 };
 
 enum class CodecOp { kCompress, kDecompress };
@@ -47,6 +52,7 @@ struct CodecRecord {
 class RpcObserver {
  public:
   virtual ~RpcObserver() = default;
+  virtual void OnRpcStarted(std::string_view method) {}
   virtual void OnRpcDone(const RpcRecord& record) {}
   virtual void OnCodecDone(const CodecRecord& record) {}
   // The worker pool refused a task (saturated).

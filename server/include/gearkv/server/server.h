@@ -53,6 +53,8 @@ class Server {
   int port() const;
   // host:port with the bound port.
   std::string address() const;
+  // The port of the Prometheus /metrics endpoint; 0 when there is none.
+  int metrics_port() const;
   // "backend cpu, tiers memory(4GiB) + disk(64GiB, write_through, /var/lib/gearkv)".
   std::string Describe() const;
   Backend backend() const;

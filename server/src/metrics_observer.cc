@@ -1,0 +1,58 @@
+#include "metrics_observer.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gearkv/status_macros.h"
+
+namespace gearkv::server {
+
+absl::StatusOr<std::unique_ptr<MetricsObserver>> MetricsObserver::Start(
+    const std::string& address, store::BlockStore* store,
+    std::function<size_t()> codec_queue_length, int codec_workers, int codec_queue_depth) {
+  std::unique_ptr<MetricsObserver> observer(new MetricsObserver());
+  metrics::Metrics& m = observer->metrics_;
+  m.SetWorkerPoolSize(codec_workers, codec_queue_depth);
+  // Read at scrape time: the store's tiers, and (riding along) the codec queue's length.
+  m.SetTierStatsSource([&m, store, queue = std::move(codec_queue_length)] {
+    m.SetWorkerPoolQueueDepth(static_cast<int64_t>(queue()));
+    std::vector<metrics::TierSample> samples;
+    for (const store::TierStats& tier : store->Stats()) {
+      samples.push_back({tier.tier, tier.blocks, tier.bytes, tier.capacity_bytes, tier.hits,
+                         tier.misses, tier.evictions, tier.expirations});
+    }
+    return samples;
+  });
+  GEARKV_RETURN_IF_ERROR(m.StartExposer(address));
+  return observer;
+}
+
+void MetricsObserver::OnRpcStarted(std::string_view method) {
+  if (auto m = metrics::RpcMethodFromName(method)) metrics_.RpcStarted(*m);
+}
+
+void MetricsObserver::OnRpcDone(const RpcRecord& record) {
+  const std::optional<metrics::RpcMethod> method = metrics::RpcMethodFromName(record.method);
+  if (!method.has_value()) return;
+  metrics_.ObserveRpc(*method, record.code, absl::ToDoubleSeconds(record.latency));
+  if (*method == metrics::RpcMethod::kPut) {
+    if (record.bytes_in > 0) metrics_.ObserveReceived(record.bytes_in, record.bytes_in);
+    if (record.code == absl::StatusCode::kOk) {
+      metrics_.ObservePut(record.preset, record.raw_bytes, record.block_bytes,
+                          record.relative_error);
+    }
+  } else if (*method == metrics::RpcMethod::kGet && record.bytes_out > 0) {
+    metrics_.ObserveSent(record.raw_bytes, record.bytes_out);
+  }
+}
+
+void MetricsObserver::OnCodecDone(const CodecRecord& record) {
+  if (!record.ok) return;
+  metrics_.ObserveCodec(
+      BackendName(record.backend),
+      record.op == CodecOp::kCompress ? metrics::CodecOp::kCompress : metrics::CodecOp::kDecompress,
+      absl::ToDoubleSeconds(record.duration), record.raw_bytes);
+}
+
+}  // namespace gearkv::server
