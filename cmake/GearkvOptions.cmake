@@ -8,6 +8,11 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   target_compile_options(gearkv_build_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wthread-safety>)
 endif()
 
+if(GEARKV_FUZZ)
+  # Coverage instrumentation everywhere; the fuzz targets link the libFuzzer driver.
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX,C>:-fsanitize=fuzzer-no-link>)
+endif()
+
 if(GEARKV_SANITIZE)
   message(STATUS "gearkv: sanitizers ${GEARKV_SANITIZE}")
   add_compile_options($<$<COMPILE_LANGUAGE:CXX,C>:-fsanitize=${GEARKV_SANITIZE}>

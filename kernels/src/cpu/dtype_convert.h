@@ -19,7 +19,7 @@ namespace gearkv::internal {
 inline void LoadAsFloat(const void* src, DType dtype, uint64_t n, float* dst) {
   switch (dtype) {
     case DType::kFloat16: {
-      const auto* s = static_cast<const _Float16*>(src);
+      const auto* s = static_cast<const uint16_t*>(src);
       uint64_t i = 0;
 #ifdef __F16C__
       for (; i + 8 <= n; i += 8) {
@@ -27,7 +27,7 @@ inline void LoadAsFloat(const void* src, DType dtype, uint64_t n, float* dst) {
                          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
       }
 #endif
-      for (; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+      for (; i < n; ++i) dst[i] = HalfToFloat(s[i]);
       return;
     }
     case DType::kBFloat16: {
@@ -45,7 +45,7 @@ inline void LoadAsFloat(const void* src, DType dtype, uint64_t n, float* dst) {
 inline void StoreFromFloat(const float* src, uint64_t n, DType dtype, void* dst) {
   switch (dtype) {
     case DType::kFloat16: {
-      auto* d = static_cast<_Float16*>(dst);
+      auto* d = static_cast<uint16_t*>(dst);
       uint64_t i = 0;
 #ifdef __F16C__
       for (; i + 8 <= n; i += 8) {
@@ -53,7 +53,7 @@ inline void StoreFromFloat(const float* src, uint64_t n, DType dtype, void* dst)
                          _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
       }
 #endif
-      for (; i < n; ++i) d[i] = static_cast<_Float16>(src[i]);
+      for (; i < n; ++i) d[i] = FloatToHalf(src[i]);
       return;
     }
     case DType::kBFloat16: {
