@@ -8,6 +8,7 @@
 #include <string>
 
 #include "gearkv/codec.h"
+#include "gearkv/tensor_file.h"
 #include "gtest/gtest.h"
 #include "reference_gear.h"
 #include "test_util.h"
@@ -230,6 +231,27 @@ TEST(CpuCodec, LayerSliceDecompressesToThoseLayers) {
               absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(SliceBlockLayers(block->bytes, 2, 2).status().code(),
               absl::StatusCode::kInvalidArgument);
+  }
+}
+
+// Real KV blocks of SmolLM2-135M (bench/quality dumps them: 2 x 3 heads x 256 tokens x 64,
+// fp16, several layers): every lossy preset stays close to the reference on real data too.
+TEST(CpuCodec, RealKvBlocksMatchTheReference) {
+  const char* kLayers[] = {"00", "05", "11", "17", "23", "29"};
+  for (const char* layer : kLayers) {
+    const std::string path =
+        std::string("kernels/testdata/real/smollm2-135m_gpl3_tok2048-2304_layer") + layer +
+        "_f16.npy";
+    auto file = ReadTensorFile(path);
+    ASSERT_TRUE(file.ok()) << file.status() << " (run from the repository root)";
+    auto view = AsKvView(*file);
+    ASSERT_TRUE(view.ok()) << view.status();
+    const OwnedTensor in{view->shape, view->dtype,
+                         std::string(static_cast<const char*>(view->data), view->SizeBytes())};
+    for (std::string_view name : {"kivi4", "kivi2", "gear4", "gear2"}) {
+      const CodecSpec spec = *PresetSpec(name);
+      ExpectCloseToReference(in, spec, MaxErrorFor(spec));
+    }
   }
 }
 
