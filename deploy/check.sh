@@ -60,20 +60,17 @@ else
 fi
 
 step "flags passed to gearkv-server and gearkv exist"
-# check_flags BINARY HELP_ARGS FLAGS...: each --flag is in BINARY's help text.
+# check_flags NAME HELP_TEXT FLAGS...: each --flag appears in HELP_TEXT.
 check_flags() {
-  local bin="$1" help_args="$2"
+  local name="$1" help="$2"
   shift 2
-  local help
-  # shellcheck disable=SC2086
-  help="$("$bin" $help_args 2>&1 || true)"
   for f in "$@"; do
     if ! grep -q -- "--$f\b" <<< "$help"; then
-      echo "FAIL: $bin has no flag --$f" >&2
+      echo "FAIL: $name has no flag --$f" >&2
       exit 1
     fi
   done
-  echo "$# flags known to $bin"
+  echo "$# flags known to $name"
 }
 server="${1:-$(find build* -type f -name gearkv-server -perm -u+x 2> /dev/null | head -n 1 || true)}"
 cli="$(dirname "$server")/../client/cli/gearkv"
@@ -83,7 +80,7 @@ if [ -n "$server" ] && [ -x "$server" ]; then
   mapfile -t server_flags < <( (
     sed -n '/^  gearkv:/,/^  [a-z]*:$/p' deploy/docker-compose.yml | sed -n 's/^ *- --\([a-z_]*\)=.*/\1/p'
     grep '^CMD' Dockerfile | grep -o '"--[a-z_]*=' | tr -d '"=' | sed 's/^--//') | sort -u)
-  check_flags "$server" --helpfull "${server_flags[@]}"
+  check_flags "$server" "$("$server" --helpfull 2>&1 || true)" "${server_flags[@]}"
 else
   echo "SKIPPED: no gearkv-server binary given or built"
 fi
@@ -91,7 +88,8 @@ if [ -n "$cli" ] && [ -x "$cli" ]; then
   # The health checks of the Dockerfile and the compose file.
   mapfile -t cli_flags < <(grep -h 'gearkv", "health"' Dockerfile deploy/docker-compose.yml |
                            grep -o '"--[a-z_]*=' | tr -d '"=' | sed 's/^--//' | sort -u)
-  check_flags "$cli" "health --help" "${cli_flags[@]}"
+  check_flags "$cli health" "$("$cli" --help 2>&1; "$cli" health --help 2>&1 || true)" \
+    "${cli_flags[@]}"
 else
   echo "SKIPPED: no gearkv CLI built"
 fi
