@@ -161,12 +161,4 @@ void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t 
   for (size_t i = 0; i < size_t{rank} * D; ++i) vt[i] = FloatToHalf(pt[i]);
 }
 
-void AddLowRankRow(const float* u_row, const float* vt, uint32_t rank, uint32_t D, float* out) {
-  for (uint32_t d = 0; d < D; d += 8) {
-    Float8 acc = Load8(out + d);
-    for (uint32_t j = 0; j < rank; ++j) acc += Broadcast8(u_row[j]) * Load8(vt + size_t{j} * D + d);
-    Store8(out + d, acc);
-  }
-}
-
 }  // namespace gearkv::internal

@@ -15,11 +15,6 @@ namespace gearkv::internal {
 void FitLowRank(const float* r, uint32_t tokens, uint32_t head_dim, uint32_t rank,
                 uint32_t iterations, uint32_t seed, uint64_t head_index, uint16_t* u, uint16_t* vt);
 
-// out[d] += sum_j u_row[j] * vt[j * head_dim + d] for d < head_dim, with u_row and vt already
-// converted to fp32.
-void AddLowRankRow(const float* u_row, const float* vt, uint32_t rank, uint32_t head_dim,
-                   float* out);
-
 }  // namespace gearkv::internal
 
 #endif  // GEARKV_KERNELS_CPU_LOW_RANK_H_

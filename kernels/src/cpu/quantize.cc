@@ -40,30 +40,6 @@ void PackRow(const float* q, uint32_t n, uint8_t* out) {
   }
 }
 
-template <int kBits>
-void UnpackRow(const uint8_t* in, uint32_t n, float* q) {
-  if constexpr (kBits == 8) {
-    for (uint32_t i = 0; i < n; ++i) q[i] = in[i];
-  } else if constexpr (kBits == 4) {
-    for (uint32_t i = 0; i < n / 2; ++i) {
-      q[2 * i] = in[i] & 0xf;
-      q[2 * i + 1] = in[i] >> 4;
-    }
-  } else if constexpr (kBits == 2) {
-    for (uint32_t i = 0; i < n / 4; ++i) {
-      q[4 * i] = in[i] & 3;
-      q[4 * i + 1] = (in[i] >> 2) & 3;
-      q[4 * i + 2] = (in[i] >> 4) & 3;
-      q[4 * i + 3] = in[i] >> 6;
-    }
-  } else {
-    for (uint32_t i = 0; i < n / 8; ++i) {
-      const uint32_t w = in[3 * i] | in[3 * i + 1] << 8 | in[3 * i + 2] << 16;
-      for (int j = 0; j < 8; ++j) q[8 * i + j] = (w >> (3 * j)) & 7;
-    }
-  }
-}
-
 void PackRowAnyBits(uint32_t bits, const float* q, uint32_t n, uint8_t* out) {
   switch (bits) {
     case 2:
@@ -195,24 +171,32 @@ void PrepareGroupRows(const HeadLayout& l, uint32_t t, const uint16_t* scales,
   }
 }
 
-void DequantizeRow(const HeadLayout& l, const uint8_t* row_codes, const float* scale_row,
-                   const float* zero_row, float* out) {
-  const uint32_t D = l.head_dim;
+namespace {
+
+template <int kBits>
+void DecodeRowBits(uint32_t D, uint32_t rank, const uint8_t* codes, const float* scale,
+                   const float* zero, const float* u_row, const float* vt, float* out) {
+  for (uint32_t d = 0; d < D; d += 8) {
+    Float8 v = UnpackCodes8<kBits>(codes + d / 8 * kBits) * Load8(scale + d) + Load8(zero + d);
+    for (uint32_t j = 0; j < rank; ++j) v += Broadcast8(u_row[j]) * Load8(vt + size_t{j} * D + d);
+    Store8(out + d, v);
+  }
+}
+
+}  // namespace
+
+void DecodeRow(const HeadLayout& l, const uint8_t* row_codes, const float* scale_row,
+               const float* zero_row, const float* u_row, const float* vt, float* out) {
   switch (l.bits) {
     case 2:
-      UnpackRow<2>(row_codes, D, out);
-      break;
+      return DecodeRowBits<2>(l.head_dim, l.rank, row_codes, scale_row, zero_row, u_row, vt, out);
     case 3:
-      UnpackRow<3>(row_codes, D, out);
-      break;
+      return DecodeRowBits<3>(l.head_dim, l.rank, row_codes, scale_row, zero_row, u_row, vt, out);
     case 4:
-      UnpackRow<4>(row_codes, D, out);
-      break;
+      return DecodeRowBits<4>(l.head_dim, l.rank, row_codes, scale_row, zero_row, u_row, vt, out);
     default:
-      UnpackRow<8>(row_codes, D, out);
-      break;
+      return DecodeRowBits<8>(l.head_dim, l.rank, row_codes, scale_row, zero_row, u_row, vt, out);
   }
-  for (uint32_t d = 0; d < D; ++d) out[d] = DequantizeCode(out[d], zero_row[d], scale_row[d]);
 }
 
 }  // namespace gearkv::internal

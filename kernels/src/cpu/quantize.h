@@ -14,12 +14,14 @@ namespace gearkv::internal {
 void QuantizeHead(const HeadLayout& layout, float* x, uint8_t* codes, uint16_t* scales,
                   uint16_t* zeros);
 
-// Row t of the dequantized head: out[d] = code * scale + zero for d < head_dim. `scale_row`
-// and `zero_row` are scratch of head_dim floats that PrepareGroupRows fills.
+// The scale and zero of every entry of row t (head_dim floats each), from the group arrays.
+// For keys the rows change only at a token-group boundary, so t must run 0, 1, 2, ...
 void PrepareGroupRows(const HeadLayout& layout, uint32_t t, const uint16_t* scales,
                       const uint16_t* zeros, float* scale_row, float* zero_row);
-void DequantizeRow(const HeadLayout& layout, const uint8_t* row_codes, const float* scale_row,
-                   const float* zero_row, float* out);
+// Row t of D + L in one pass: out[d] = code * scale + zero + sum_j u_row[j] * vt[j * head_dim +
+// d], with u_row (layout.rank floats) and vt (rank x head_dim floats) already in fp32.
+void DecodeRow(const HeadLayout& layout, const uint8_t* row_codes, const float* scale_row,
+               const float* zero_row, const float* u_row, const float* vt, float* out);
 
 }  // namespace gearkv::internal
 

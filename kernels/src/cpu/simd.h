@@ -7,10 +7,15 @@
 #include <immintrin.h>
 #endif
 
+#include <cstdint>
+#include <cstring>
+
 namespace gearkv::internal {
 
 typedef float Float8 __attribute__((vector_size(32)));
 typedef float UnalignedFloat8 __attribute__((vector_size(32), aligned(4)));
+
+typedef int32_t Int8x32 __attribute__((vector_size(32)));
 
 inline Float8 Load8(const float* p) { return *reinterpret_cast<const UnalignedFloat8*>(p); }
 inline void Store8(float* p, Float8 v) { *reinterpret_cast<UnalignedFloat8*>(p) = v; }
@@ -18,6 +23,23 @@ inline Float8 Broadcast8(float f) { return Float8{f, f, f, f, f, f, f, f}; }
 // Lane sum in a fixed order (results do not depend on the instruction set).
 inline float Sum8(Float8 v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+// Eight kBits-bit codes packed LSB-first at p (kBits bytes), as floats.
+template <int kBits>
+inline Float8 UnpackCodes8(const uint8_t* p) {
+  if constexpr (kBits == 8) {
+    const Int8x32 c = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
+    return __builtin_convertvector(c, Float8);
+  } else {
+    uint32_t w = 0;
+    std::memcpy(&w, p, kBits);  // 8 codes = kBits bytes
+    const int32_t x = static_cast<int32_t>(w);
+    const Int8x32 words = {x, x, x, x, x, x, x, x};
+    const Int8x32 shifts = {0,         kBits,     2 * kBits, 3 * kBits,
+                            4 * kBits, 5 * kBits, 6 * kBits, 7 * kBits};
+    return __builtin_convertvector((words >> shifts) & ((1 << kBits) - 1), Float8);
+  }
 }
 
 // Lane minimum / maximum that skip NaN lanes (an all-NaN vector gives +inf / -inf, from the
