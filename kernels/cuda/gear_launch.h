@@ -20,7 +20,7 @@ namespace gearkv::internal::cuda {
 // Element types; the values are those of gearkv::DType.
 enum class ElemType : uint8_t { kF16 = 1, kBF16 = 2, kF32 = 3 };
 
-inline constexpr uint32_t ElemBytes(ElemType t) { return t == ElemType::kF32 ? 4 : 2; }
+GEARKV_HD constexpr uint32_t ElemBytes(ElemType t) { return t == ElemType::kF32 ? 4 : 2; }
 
 // Threads of one compress CTA (one CTA works on one head at a time) and of one decompress CTA.
 inline constexpr uint32_t kCompressThreads = 512;

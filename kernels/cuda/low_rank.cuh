@@ -184,9 +184,10 @@ __device__ inline void FitLowRank(const LowRankBuffers& b, uint32_t T, uint32_t 
                                   uint32_t iterations, uint32_t seed, uint64_t head_index,
                                   uint16_t* u, uint16_t* vt) {
   const uint32_t r4 = b.r4;
+  const uint64_t stream = StartMatrixStream(seed, head_index);
   for (uint32_t i = threadIdx.x; i < D * r4; i += kCompressThreads) {
     const uint32_t d = i / r4, j = i % r4;
-    b.p[i] = j < r ? StartMatrixEntry(seed, head_index, d, j, r) : 0.0f;
+    b.p[i] = j < r ? StartMatrixEntry(stream, d, j, r) : 0.0f;
   }
   __syncthreads();
   for (uint32_t it = 0; it < iterations; ++it) {
