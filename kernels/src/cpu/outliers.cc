@@ -41,18 +41,34 @@ Thresholds FromSubsetExtremes(std::vector<float>& maxima, std::vector<float>& mi
 }
 
 // Appends the offsets of the k largest (ties: lower offset) and then the k smallest of the
-// rest, in ascending order. Returns false, appending nothing, when there are fewer than 2k
-// candidates; the caller then passes every entry of the pool.
+// rest (ties: lower offset), in ascending order. Returns false, appending nothing, when there
+// are fewer than 2k candidates; the caller then passes every entry of the pool.
 bool ChooseExtremes(Candidate* begin, Candidate* end, uint32_t k, std::vector<uint32_t>& chosen) {
-  if (end - begin < 2 * static_cast<ptrdiff_t>(k)) return false;
-  std::partial_sort(begin, begin + k, end, [](const Candidate& a, const Candidate& b) {
-    return a.value > b.value || (a.value == b.value && a.offset < b.offset);
-  });
-  std::partial_sort(begin + k, begin + 2 * k, end, [](const Candidate& a, const Candidate& b) {
+  const ptrdiff_t n = end - begin;
+  if (n < 2 * static_cast<ptrdiff_t>(k)) return false;
+  std::sort(begin, end, [](const Candidate& a, const Candidate& b) {
     return a.value < b.value || (a.value == b.value && a.offset < b.offset);
   });
+  // Largest: everything above the k-th largest value, then the lowest offsets among the entries
+  // equal to it (they sit in ascending offset order at the start of their run).
+  const float kth = begin[n - k].value;
+  const Candidate* run =
+      std::lower_bound(begin, end, kth, [](const Candidate& c, float v) { return c.value < v; });
+  const ptrdiff_t above = end - std::upper_bound(begin, end, kth, [](float v, const Candidate& c) {
+                            return v < c.value;
+                          });
+  const ptrdiff_t from_run = k - above;  // taken from the run of entries equal to kth
   const size_t first = chosen.size();
-  for (Candidate* c = begin; c < begin + 2 * k; ++c) chosen.push_back(c->offset);
+  for (ptrdiff_t i = 0; i < from_run; ++i) chosen.push_back(run[i].offset);
+  for (const Candidate* c = end - above; c < end; ++c) chosen.push_back(c->offset);
+  // Smallest: the first k entries not taken above (taken ones are inside [run, run + from_run)
+  // or at the end).
+  uint32_t taken = 0;
+  for (const Candidate* c = begin; taken < k; ++c) {
+    if (c >= run && c < run + from_run) continue;
+    chosen.push_back(c->offset);
+    ++taken;
+  }
   std::sort(chosen.begin() + first, chosen.end());
   return true;
 }
