@@ -154,11 +154,6 @@ def dashboard_queries() -> list[tuple[str, str]]:
     return out
 
 
-def alert_rules() -> list[dict]:
-    """The rules of alerts.yml as Prometheus loaded them (name, query, health, state)."""
-    return []  # filled from the API at run time; see run()
-
-
 COMPARISON = re.compile(r"^(?P<query>.*?)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<threshold>[-+0-9.eE]+)\s*$",
                         re.S)
 
@@ -218,8 +213,9 @@ def run(args) -> int:
                  prom_proc)
 
         # ---- Load.
-        bench = run_load(cli_bin, grpc_port, work)
-        checks.check(bench is not None, "gearkv bench ran", "see bench.log")
+        run_start = time.time()
+        load = run_load(cli_bin, grpc_port, work)
+        checks.check(load is not None, "the load (gearkv bench, put, get) ran", "see bench.log")
 
         # ---- Live exposition lints clean.
         exposition = http_get(metrics_url)
@@ -249,7 +245,7 @@ def run(args) -> int:
             name = rule["name"]
             checks.check(rule.get("health") == "ok", f"alert {name} evaluates",
                          rule.get("lastError", ""))
-            checks.check(rule.get("state") == "inactive", f"alert {name} is not firing",
+            checks.check(rule.get("state") != "firing", f"alert {name} is not firing",
                          rule.get("state", ""))
             m = COMPARISON.match(rule["query"])
             if not checks.check(m is not None, f"alert {name} is '<query> <op> <threshold>'",
@@ -263,7 +259,7 @@ def run(args) -> int:
                 checks.check(False, f"alert {name} query evaluates", str(e))
 
         # ---- The numbers agree with the load.
-        check_consistency(checks, prom, bench, server_start)
+        check_consistency(checks, prom, load, server_start, run_start)
     except RuntimeError as e:
         checks.check(False, "setup", str(e))
     finally:
@@ -291,19 +287,204 @@ def run(args) -> int:
     return 1 if checks.failed else 0
 
 
+def write_npy_fp16(path: Path, shape: tuple[int, ...], seed: int) -> int:
+    """A Gaussian fp16 .npy tensor (format 1.0, C order); returns its data size in bytes."""
+    import random
+    import struct
+
+    rng = random.Random(seed)
+    count = math.prod(shape)
+    header = f"{{'descr': '<f2', 'fortran_order': False, 'shape': {shape}, }}"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"  # total header a multiple of 64
+    data = struct.pack(f"<{count}e", *(rng.gauss(0.0, 1.0) for _ in range(count)))
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data)
+    return len(data)
+
+
 def run_load(cli_bin: Path, grpc_port: int, work: Path) -> dict | None:
-    """Runs gearkv bench once per preset; returns {preset: bench summary}. None on failure."""
-    raise NotImplementedError  # filled in once `gearkv bench` exists
+    """Drives the server; returns what was sent, for the consistency checks. None on failure.
+
+    Per preset: one `gearkv bench` (2 clients, put then get phases, keys that overflow the memory
+    budget for `none`; raw gets for one preset so that the server decompresses), then one
+    `gearkv put --measure_error` so that the relative-error histogram has data; then a Get of a
+    missing key (NotFound, a store miss in every tier).
+    """
+    target = f"--target=127.0.0.1:{grpc_port}"
+    log = open(work / "bench.log", "w")
+    load = {"benches": {}, "error_puts": {}, "missing_gets": 0}
+    npy = work / "kv.npy"
+    npy_bytes = write_npy_fp16(npy, (2, 2, 4, 64, 128), seed=7)
+    for i, preset in enumerate(PRESETS):
+        json_out = work / f"bench-{preset}.json"
+        cmd = [str(cli_bin), target, "--deadline_seconds=60", "bench", f"--preset={preset}",
+               "--clients=2", "--keys_per_client=16",
+               f"--layers={SHAPE[0]}", f"--kv_heads={SHAPE[1]}", f"--tokens={SHAPE[2]}",
+               f"--head_dim={SHAPE[3]}", f"--duration_seconds={BENCH_SECONDS / 2}",
+               f"--get_encoding={'raw' if preset == 'kivi4' else 'compressed'}",
+               "--namespace=e2e", f"--data_seed={i + 1}", "--quiet", f"--json_out={json_out}"]
+        log.write("$ " + " ".join(cmd) + "\n")
+        log.flush()
+        r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=120)
+        if r.returncode != 0 or not json_out.exists():
+            log.write(f"bench exited {r.returncode}\n")
+            return None
+        load["benches"][preset] = json.loads(json_out.read_text())
+
+        cmd = [str(cli_bin), target, "put", str(npy), "--namespace=e2e-error",
+               f"--key=error-{preset}", f"--preset={preset}", "--measure_error"]
+        log.write("$ " + " ".join(cmd) + "\n")
+        log.flush()
+        r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            return None
+        load["error_puts"][preset] = npy_bytes
+
+    cmd = [str(cli_bin), target, "--attempts=1", "get", "--namespace=e2e", "--key=never-put",
+           f"--output={work / 'missing.npy'}"]
+    log.write("$ " + " ".join(cmd) + "\n")
+    log.flush()
+    r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=60)
+    if r.returncode == 0:
+        log.write("a get of a missing key succeeded\n")
+        return None
+    load["missing_gets"] = 1
+    return load
 
 
-def check_consistency(checks: Checks, prom: Prometheus, bench: dict | None,
-                      server_start: float) -> None:
-    raise NotImplementedError
+def check_consistency(checks: Checks, prom: Prometheus, load: dict | None,
+                      server_start: float, run_start: float) -> None:
+    if load is None:
+        return
+    sel = f'job="{JOB}"'
+
+    def value(expr: str) -> float:
+        try:
+            return prom.scalar(expr)
+        except (ValueError, urllib.error.URLError) as e:
+            checks.check(False, f"query {expr}", str(e))
+            return float("nan")
+
+    benches = load["benches"]
+    # Every Put the load made: bench warm-up (clients x keys), bench put phase, error puts.
+    puts = {p: b["clients"] * b["keys_per_client"] + b["put"]["ops"] for p, b in benches.items()}
+    gets = sum(b["get"]["ops"] for b in benches.values())
+    put_bytes = sum(puts[p] * b["block_raw_bytes"] for p, b in benches.items())
+    put_bytes += sum(load["error_puts"].values())
+    all_puts = sum(puts.values()) + len(load["error_puts"])
+
+    handled_put_ok = value(f'sum(grpc_server_handled_total{{{sel}, grpc_method="Put", grpc_code="OK"}})')
+    checks.check(handled_put_ok == all_puts, "Put OK count = puts made by the load",
+                 f"metrics {handled_put_ok}, load {all_puts}")
+    handled_put = value(f'sum(grpc_server_handled_total{{{sel}, grpc_method="Put"}})')
+    checks.check(handled_put == handled_put_ok, "no Put failed", f"{handled_put - handled_put_ok} failed")
+    handled_get_ok = value(f'sum(grpc_server_handled_total{{{sel}, grpc_method="Get", grpc_code="OK"}})')
+    checks.check(handled_get_ok == gets, "Get OK count = gets made by bench",
+                 f"metrics {handled_get_ok}, bench {gets}")
+    not_found = value(f'sum(grpc_server_handled_total{{{sel}, grpc_method="Get", grpc_code="NotFound"}})')
+    checks.check(not_found == load["missing_gets"], "Get NotFound count = gets of missing keys",
+                 f"metrics {not_found}, load {load['missing_gets']}")
+    started = value(f'sum(grpc_server_started_total{{{sel}}})')
+    handled = value(f'sum(grpc_server_handled_total{{{sel}}})')
+    inflight = value(f'sum(gearkv_inflight_streams{{{sel}}})')
+    checks.check(started == handled and inflight == 0,
+                 "started = handled, nothing in flight after the load",
+                 f"started {started}, handled {handled}, in flight {inflight}")
+
+    # Store: hits + misses = gets that reached the store, tier by tier.
+    store_gets = value(f'sum(grpc_server_handled_total{{{sel}, grpc_method="Get", grpc_code=~"OK|NotFound|DataLoss"}})')
+    mem_hits = value(f'sum(gearkv_store_hits_total{{{sel}, tier="memory"}})')
+    mem_misses = value(f'sum(gearkv_store_misses_total{{{sel}, tier="memory"}})')
+    checks.check(mem_hits + mem_misses == store_gets,
+                 "memory tier: hits + misses = Get calls that reached the store",
+                 f"hits {mem_hits} + misses {mem_misses} != gets {store_gets}")
+    disk_hits = value(f'sum(gearkv_store_hits_total{{{sel}, tier="disk"}})')
+    disk_misses = value(f'sum(gearkv_store_misses_total{{{sel}, tier="disk"}})')
+    checks.check(disk_hits + disk_misses == mem_misses,
+                 "disk tier: hits + misses = memory misses (it is looked up on a memory miss)",
+                 f"hits {disk_hits} + misses {disk_misses} != memory misses {mem_misses}")
+    checks.check(mem_misses > 0 and disk_hits > 0,
+                 "the load overflowed the memory tier (disk served some gets)",
+                 f"memory misses {mem_misses}, disk hits {disk_hits}")
+    evictions = value(f'sum(gearkv_store_evictions_total{{{sel}, tier="memory"}})')
+    checks.check(evictions > 0, "the memory tier evicted under the load", f"{evictions}")
+
+    # Stored bytes never above capacity, at any scrape of the run.
+    window = f"{int(time.time() - run_start) + 5}s"
+    peak = value(f'max(max_over_time(gearkv_store_bytes{{{sel}, tier="memory"}}[{window}]))')
+    capacity = value(f'max(gearkv_store_capacity_bytes{{{sel}, tier="memory"}})')
+    checks.check(0 < peak <= capacity, "memory tier: stored bytes <= capacity at every scrape",
+                 f"peak {peak}, capacity {capacity}")
+    try:
+        over = prom.api("query_range", query=f"gearkv_store_bytes{{{sel}}} > gearkv_store_capacity_bytes{{{sel}}}",
+                        start=f"{run_start:.3f}", end=f"{time.time():.3f}", step="1s")["result"]
+        checks.check(not over, "no tier above its capacity at any scrape (query_range)", str(over)[:500])
+    except (ValueError, urllib.error.URLError) as e:
+        checks.check(False, "query_range over the run", str(e))
+
+    # Bytes.
+    received = value(f'sum(gearkv_received_raw_bytes_total{{{sel}}})')
+    checks.check(received == put_bytes, "received raw bytes = bytes put by the load",
+                 f"metrics {received}, load {put_bytes}")
+    sent_raw = value(f'sum(gearkv_sent_raw_bytes_total{{{sel}}})')
+    sent_expected = sum(b["get"]["ops"] * b["block_raw_bytes"] for b in benches.values())
+    checks.check(sent_raw == sent_expected, "sent raw bytes = gets x block size",
+                 f"metrics {sent_raw}, bench {sent_expected}")
+    sent_wire = value(f'sum(gearkv_sent_wire_bytes_total{{{sel}}})')
+    checks.check(0 < sent_wire < sent_raw, "compressed gets put fewer bytes on the wire than raw",
+                 f"wire {sent_wire}, raw {sent_raw}")
+
+    # Compression histograms per preset.
+    for preset, bench in benches.items():
+        count = value(f'sum(gearkv_compression_ratio_count{{{sel}, preset="{preset}"}})')
+        checks.check(count == puts[preset] + 1, f"ratio histogram of {preset} holds every put",
+                     f"count {count}, puts {puts[preset] + 1}")
+        mean = value(f'sum(gearkv_compression_ratio_sum{{{sel}, preset="{preset}"}}) / {count}')
+        lo, hi = (0.9, 1.0) if preset == "none" else (2.0, 16.0)
+        checks.check(lo <= mean <= hi, f"{preset}: mean ratio {mean:.3f} in [{lo}, {hi}]")
+        checks.check(abs(mean - bench["ratio"]) <= 0.05 * bench["ratio"] + 0.05,
+                     f"{preset}: mean ratio agrees with bench's ({bench['ratio']:.3f})",
+                     f"metrics {mean:.3f}")
+        err_count = value(f'sum(gearkv_compression_relative_error_count{{{sel}, preset="{preset}"}})')
+        err_sum = value(f'sum(gearkv_compression_relative_error_sum{{{sel}, preset="{preset}"}})')
+        checks.check(err_count == 1, f"{preset}: one measured relative error", f"{err_count}")
+        if preset == "none":
+            checks.check(err_sum == 0, "none: relative error 0", f"{err_sum}")
+        else:
+            checks.check(0 < err_sum < 0.5, f"{preset}: relative error {err_sum:.4f} in (0, 0.5)")
+    other = value(f'sum(gearkv_compression_ratio_count{{{sel}, preset="other"}})')
+    checks.check(other == 0, "no put counted under preset=\"other\"", f"{other}")
+
+    # Codec: every put compressed once; raw gets decompressed on the server.
+    compressed = value(f'sum(gearkv_codec_raw_bytes_total{{{sel}, operation="compress"}})')
+    checks.check(compressed == put_bytes, "codec compressed raw bytes = bytes put",
+                 f"metrics {compressed}, load {put_bytes}")
+    raw_get_bytes = sum(b["get"]["ops"] * b["block_raw_bytes"] for b in benches.values()
+                        if b["get_encoding"] == "raw")
+    decompressed = value(f'sum(gearkv_codec_raw_bytes_total{{{sel}, operation="decompress"}})')
+    checks.check(decompressed == raw_get_bytes, "codec decompressed raw bytes = raw gets x size",
+                 f"metrics {decompressed}, bench {raw_get_bytes}")
+
+    # Process and build.
+    start = value(f'max(process_start_time_seconds{{{sel}}})')
+    checks.check(abs(start - server_start) < 5, "process_start_time_seconds = when the server started",
+                 f"{start} vs {server_start}")
+    rss = value(f'max(process_resident_memory_bytes{{{sel}}})')
+    checks.check(rss > 10 * 2**20, f"process_resident_memory_bytes {rss / 2**20:.0f} MiB > 10 MiB")
+    version = re.search(r"project\(gearkv VERSION ([0-9.]+)", (ROOT / "CMakeLists.txt").read_text())
+    info = prom.query(f"gearkv_build_info{{{sel}}}")
+    checks.check(version is not None and len(info) == 1
+                 and info[0]["metric"].get("version") == version.group(1),
+                 "gearkv_build_info{version} is the project version", str(info))
+
+
+def default_build_dir() -> str:
+    return os.environ.get("GEARKV_BUILD") or str(ROOT / "build")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build-dir", default=os.environ.get("GEARKV_BUILD_DIR", str(ROOT / "build")))
+    parser.add_argument("--build-dir", default=default_build_dir(),
+                        help="where gearkv-server and gearkv are built (env GEARKV_BUILD)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and its logs")
     return run(parser.parse_args())
 
@@ -312,8 +493,7 @@ def test_prometheus_e2e():
     """pytest entry point."""
     import pytest  # noqa: PLC0415
 
-    rc = run(argparse.Namespace(build_dir=os.environ.get("GEARKV_BUILD_DIR", str(ROOT / "build")),
-                                keep=False))
+    rc = run(argparse.Namespace(build_dir=default_build_dir(), keep=False))
     if rc == 77:
         pytest.skip("gearkv binaries, prometheus or promtool missing")
     assert rc == 0
