@@ -1,9 +1,12 @@
 // The KVCache service in-process (no network): round trips, every bad input of the contract,
 // pool saturation, cancellation and deadlines. End-to-end tests through the real binary live in
 // tests/.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstring>
+#include <future>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -88,7 +91,8 @@ class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(ServerConfig{}); }
 
-  void StartServer(ServerConfig config, int workers = 2, int queue = 8) {
+  void StartServer(ServerConfig config, int workers = 2, int queue = 8,
+                   std::unique_ptr<store::BlockStore> store = nullptr) {
     server_.reset();
     config.listen_address = "127.0.0.1:0";
     config.memory_budget_bytes = 64 << 20;
@@ -103,6 +107,7 @@ class ServiceTest : public ::testing::Test {
     codec_ = codec.get();
     ServerDeps deps;
     deps.codec = std::move(codec);
+    deps.store = std::move(store);
     auto server = Server::Start(config, std::move(deps));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -495,6 +500,151 @@ TEST_F(ServiceTest, ClientCancelMidStreamStoresNothing) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_FALSE(Exists("cancelled"));
+}
+
+TEST_F(ServiceTest, CorruptStoredBlockIsDataLossAndDropped) {
+  auto memory = std::make_unique<store::MemoryStore>(store::MemoryStoreOptions{});
+  store::MemoryStore* raw_store = memory.get();
+  StartServer(ServerConfig{}, 2, 8, std::move(memory));
+  const std::string data = RandomTensor(shape_, 16);
+  ASSERT_TRUE(Put("rot", "gear4", data).status.ok());
+  absl::StatusOr<store::BlockBytes> stored = raw_store->Get({"test-model", "rot"});
+  ASSERT_TRUE(stored.ok());
+  std::string corrupt = **stored;
+  corrupt[corrupt.size() / 2] ^= 0x5a;  // one flipped bit pattern in the middle
+  ASSERT_TRUE(raw_store
+                  ->Put({"test-model", "rot"}, std::make_shared<const std::string>(corrupt),
+                        absl::InfiniteFuture())
+                  .ok());
+
+  for (v1::Encoding encoding : {v1::ENCODING_COMPRESSED, v1::ENCODING_RAW}) {
+    ASSERT_TRUE(raw_store
+                    ->Put({"test-model", "rot"}, std::make_shared<const std::string>(corrupt),
+                          absl::InfiniteFuture())
+                    .ok());
+    GetResult get = Get("rot", encoding);
+    EXPECT_EQ(get.status.error_code(), grpc::StatusCode::DATA_LOSS) << get.status.error_message();
+    EXPECT_THAT(get.status.error_message(), HasSubstr("dropped"));
+    EXPECT_FALSE(Exists("rot"));
+  }
+}
+
+TEST_F(ServiceTest, ConcurrentClientsMixingPutGetDelete) {
+  constexpr int kClients = 8;
+  constexpr int kRounds = 12;
+  std::vector<std::thread> clients;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      for (int r = 0; r < kRounds; ++r) {
+        const std::string key = "c" + std::to_string(c) + "-" + std::to_string(r % 3);
+        const std::string data = RandomTensor(shape_, c * 1000 + r);
+        const char* preset = (r % 2 == 0) ? "none" : "kivi4";
+        PutResult put = Put(key, preset, data);
+        if (!put.status.ok()) {
+          // A saturated pool is a legitimate answer under load; anything else is a bug.
+          if (put.status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) ++failures;
+          continue;
+        }
+        GetResult get = Get(key, r % 3 == 0 ? v1::ENCODING_COMPRESSED : v1::ENCODING_RAW);
+        if (!get.status.ok() && get.status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          ++failures;
+        }
+        if (get.status.ok() && r % 2 == 0 && get.header.encoding() == v1::ENCODING_RAW &&
+            get.payload != data) {
+          ++failures;  // `none` must round-trip exactly (each client owns its keys)
+        }
+        if (r % 4 == 3) {
+          v1::DeleteRequest request;
+          request.set_namespace_("test-model");
+          request.set_key(key);
+          v1::DeleteResponse response;
+          grpc::ClientContext context;
+          if (!stub_->Delete(&context, request, &response).ok()) ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+// grpc.health.v1 and reflection are registered; their protos are not installed on Debian, so
+// the messages are written by hand (HealthCheckRequest{service=1}, HealthCheckResponse{status=1}).
+TEST_F(ServiceTest, HealthServiceReportsServing) {
+  grpc::GenericStub generic(server_->InProcessChannel());
+  auto check = [&](const std::string& service) {
+    std::string request;
+    if (!service.empty()) {
+      request.push_back(0x0a);
+      request.push_back(static_cast<char>(service.size()));
+      request += service;
+    }
+    grpc::Slice slice(request);
+    grpc::ByteBuffer in(&slice, 1), out;
+    grpc::ClientContext context;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in, &out,
+                      [&](grpc::Status status) { done.set_value(status); });
+    grpc::Status status = done.get_future().get();
+    std::vector<grpc::Slice> slices;
+    std::string body;
+    if (status.ok() && out.Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices)
+        body.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    return std::make_pair(status, body);
+  };
+  auto [overall, overall_body] = check("");
+  ASSERT_TRUE(overall.ok()) << overall.error_message();
+  EXPECT_EQ(overall_body, std::string("\x08\x01", 2));  // SERVING
+  auto [service, service_body] = check("gearkv.v1.KVCache");
+  ASSERT_TRUE(service.ok()) << service.error_message();
+  EXPECT_EQ(service_body, std::string("\x08\x01", 2));
+}
+
+// ServerReflectionRequest{list_services=""} (field 7) on the bidi ServerReflectionInfo stream;
+// the response lists the services by name.
+TEST_F(ServiceTest, ReflectionListsTheService) {
+  class Reflect : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+   public:
+    void Start() {
+      const std::string request("\x3a\x00", 2);
+      grpc::Slice slice(request);
+      out_ = grpc::ByteBuffer(&slice, 1);
+      StartWrite(&out_);
+      StartRead(&in_);
+      StartCall();
+    }
+    void OnWriteDone(bool ok) override { StartWritesDone(); }
+    void OnReadDone(bool ok) override {
+      if (!ok) return;
+      std::vector<grpc::Slice> slices;
+      if (in_.Dump(&slices).ok()) {
+        for (const grpc::Slice& s : slices) {
+          body.append(reinterpret_cast<const char*>(s.begin()), s.size());
+        }
+      }
+      StartRead(&in_);
+    }
+    void OnDone(const grpc::Status& status) override { done.set_value(status); }
+    std::string body;
+    std::promise<grpc::Status> done;
+
+   private:
+    grpc::ByteBuffer out_, in_;
+  };
+  grpc::GenericStub generic(server_->InProcessChannel());
+  grpc::ClientContext context;
+  Reflect reflect;
+  generic.PrepareBidiStreamingCall(&context,
+                                   "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                   grpc::StubOptions(), &reflect);
+  reflect.Start();
+  grpc::Status status = reflect.done.get_future().get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(reflect.body, HasSubstr("gearkv.v1.KVCache"));
+  EXPECT_THAT(reflect.body, HasSubstr("grpc.health.v1.Health"));
 }
 
 TEST_F(ServiceTest, DrainFinishesInFlightCallsAndRefusesNewOnes) {
