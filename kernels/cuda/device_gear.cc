@@ -92,33 +92,17 @@ absl::StatusOr<std::unique_ptr<DeviceGear>> DeviceGear::Create(int device) {
   GEARKV_RETURN_IF_ERROR(
       CudaStatus(MaxSharedBytesPerBlock(device, &gear->max_shared_), "reading shared memory size"));
   GEARKV_RETURN_IF_ERROR(gear->status_.Reserve(sizeof(KernelStatus)));
-  void* pinned = nullptr;
-  GEARKV_RETURN_IF_ERROR(
-      CudaStatus(cudaMallocHost(&pinned, sizeof(KernelStatus)), "allocating pinned memory"));
-  gear->host_status_ = static_cast<KernelStatus*>(pinned);
+  GEARKV_RETURN_IF_ERROR(gear->ResetStatus());
   return gear;
 }
 
-DeviceGear::~DeviceGear() {
-  if (host_status_ != nullptr) cudaFreeHost(host_status_);
-}
-
-absl::Status DeviceGear::ResetStatus(cudaStream_t stream) {
-  auto* s = static_cast<char*>(status_.data());
-  GEARKV_RETURN_IF_ERROR(CudaStatus(
-      cudaMemsetAsync(s + offsetof(KernelStatus, first_bad_head), 0xff,
-                      sizeof(unsigned long long), stream),
-      "resetting the kernel status"));
-  return CudaStatus(cudaMemsetAsync(s + offsetof(KernelStatus, malformed), 0,
-                                    sizeof(KernelStatus) - offsetof(KernelStatus, malformed),
-                                    stream),
+absl::Status DeviceGear::ResetStatus() {
+  KernelStatus clean;
+  clean.first_bad_head = kNoBadHead;
+  clean.malformed = 0;
+  clean.internal = 0;
+  return CudaStatus(cudaMemcpy(status_.data(), &clean, sizeof(clean), cudaMemcpyHostToDevice),
                     "resetting the kernel status");
-}
-
-absl::Status DeviceGear::ReadBackStatus(cudaStream_t stream) {
-  return CudaStatus(cudaMemcpyAsync(host_status_, status_.data(), sizeof(KernelStatus),
-                                    cudaMemcpyDeviceToHost, stream),
-                    "reading the kernel status");
 }
 
 absl::Status DeviceGear::UploadPoolBases(const BlockGeometry& g, cudaStream_t stream,
@@ -149,7 +133,6 @@ absl::Status DeviceGear::EnqueueCompress(const BlockGeometry& g, const void* in,
   GEARKV_RETURN_IF_ERROR(CudaStatus(cudaSetDevice(device_), "selecting the device"));
   const TensorShape& s = g.info.shape;
   kv_heads_ = s.kv_heads;
-  GEARKV_RETURN_IF_ERROR(ResetStatus(stream));
   if (g.info.spec.method == Method::kNone) {
     // Sections are the matrices as sent, each padded to kArrayAlignment (a no-op for every
     // valid shape, since head_dim is a multiple of 8).
@@ -170,7 +153,7 @@ absl::Status DeviceGear::EnqueueCompress(const BlockGeometry& g, const void* in,
             "copying the tensor"));
       }
     }
-    return ReadBackStatus(stream);
+    return absl::OkStatus();
   }
 
   CompressArgs a;
@@ -199,8 +182,7 @@ absl::Status DeviceGear::EnqueueCompress(const BlockGeometry& g, const void* in,
     GEARKV_RETURN_IF_ERROR(scratch_.Reserve(grid * a.ws.bytes));
     a.scratch = static_cast<char*>(scratch_.data());
   }
-  GEARKV_RETURN_IF_ERROR(CudaStatus(CompressGear(a, stream), "launching the compress kernel"));
-  return ReadBackStatus(stream);
+  return CudaStatus(CompressGear(a, stream), "launching the compress kernel");
 }
 
 absl::Status DeviceGear::EnqueueDecompress(const BlockGeometry& g, const char* block, void* out,
@@ -208,7 +190,6 @@ absl::Status DeviceGear::EnqueueDecompress(const BlockGeometry& g, const char* b
   GEARKV_RETURN_IF_ERROR(CudaStatus(cudaSetDevice(device_), "selecting the device"));
   const TensorShape& s = g.info.shape;
   kv_heads_ = s.kv_heads;
-  GEARKV_RETURN_IF_ERROR(ResetStatus(stream));
   if (g.info.spec.method == Method::kNone) {
     const uint64_t n = s.MatrixElements();
     const size_t out_matrix_bytes = n * DTypeSize(out_dtype);
@@ -219,7 +200,7 @@ absl::Status DeviceGear::EnqueueDecompress(const BlockGeometry& g, const char* b
                           ToElemType(out_dtype), n, stream),
           "converting the tensor"));
     }
-    return ReadBackStatus(stream);
+    return absl::OkStatus();
   }
 
   DecompressArgs a;
@@ -243,13 +224,18 @@ absl::Status DeviceGear::EnqueueDecompress(const BlockGeometry& g, const char* b
     GEARKV_RETURN_IF_ERROR(scratch_.Reserve(a.grid * vt_bytes));
     a.scratch = static_cast<float*>(scratch_.data());
   }
-  GEARKV_RETURN_IF_ERROR(CudaStatus(DecompressGear(a, stream), "launching the decompress kernel"));
-  return ReadBackStatus(stream);
+  return CudaStatus(DecompressGear(a, stream), "launching the decompress kernel");
 }
 
 absl::Status DeviceGear::Finish(cudaStream_t stream) {
   GEARKV_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream), "running the kernels"));
-  const KernelStatus st = *host_status_;
+  KernelStatus st;
+  GEARKV_RETURN_IF_ERROR(CudaStatus(
+      cudaMemcpy(&st, status_.data(), sizeof(st), cudaMemcpyDeviceToHost), "reading the kernel status"));
+  if (st.first_bad_head == kNoBadHead && st.malformed == 0 && st.internal == 0) {
+    return absl::OkStatus();
+  }
+  GEARKV_RETURN_IF_ERROR(ResetStatus());
   if (st.first_bad_head != kNoBadHead) {
     const uint64_t i = st.first_bad_head, matrix = i / kv_heads_;
     return absl::InvalidArgumentError(absl::StrCat(
@@ -261,12 +247,9 @@ absl::Status DeviceGear::Finish(cudaStream_t stream) {
     return absl::InvalidArgumentError(
         "block is malformed: an outlier offset lies outside its pool");
   }
-  if (st.internal != 0) {
-    return absl::InternalError(
-        "CUDA backend: an outlier selection did not find its 2k entries (a bug; please report "
-        "it with the input)");
-  }
-  return absl::OkStatus();
+  return absl::InternalError(
+      "CUDA backend: an outlier selection did not find its 2k entries (a bug; please report "
+      "it with the input)");
 }
 
 }  // namespace gearkv::internal::cuda

@@ -55,7 +55,6 @@ class DeviceGear {
  public:
   // Binds to `device` (the current device for every later call) and reads its properties.
   static absl::StatusOr<std::unique_ptr<DeviceGear>> Create(int device);
-  ~DeviceGear();
   DeviceGear(const DeviceGear&) = delete;
   DeviceGear& operator=(const DeviceGear&) = delete;
 
@@ -72,10 +71,12 @@ class DeviceGear {
   absl::Status EnqueueDecompress(const BlockGeometry& g, const char* block, void* out,
                                  DType out_dtype, cudaStream_t stream);
 
-  // Waits for `stream`, then reports what the kernels of the last Enqueue* found:
+  // Waits for `stream`, then reports what the kernels enqueued since the last Finish found
+  // (several Enqueue* may share one Finish; messages name heads of the last one's shape):
   // INVALID_ARGUMENT naming the head for a non-finite or out-of-range input value (the CPU
   // backend's message), INVALID_ARGUMENT for a malformed block, INTERNAL for an outlier
-  // selection that went wrong (a bug).
+  // selection that went wrong (a bug). Nothing is enqueued per call for this: the kernels flag
+  // errors in a device word that Finish reads (and clears when set).
   absl::Status Finish(cudaStream_t stream);
 
   int device() const { return device_; }
@@ -85,14 +86,12 @@ class DeviceGear {
   // Uploads the outlier prefix counts of both kinds (skipped when unchanged).
   absl::Status UploadPoolBases(const BlockGeometry& g, cudaStream_t stream,
                                const uint32_t* (&bases)[2]);
-  absl::Status ResetStatus(cudaStream_t stream);
-  absl::Status ReadBackStatus(cudaStream_t stream);
+  absl::Status ResetStatus();  // synchronous
 
   int device_ = 0;
   int sm_count_ = 1;
   size_t max_shared_ = 48 * 1024;
   DeviceBuffer pool_bases_, scratch_, status_;
-  KernelStatus* host_status_ = nullptr;  // pinned
   std::vector<uint32_t> bases_host_;     // what pool_bases_ holds
   uint32_t kv_heads_ = 1;                // of the last call, for error messages
 };
