@@ -193,6 +193,11 @@ absl::Status DeviceGear::EnqueueDecompress(const BlockGeometry& g, const char* b
   if (g.info.spec.method == Method::kNone) {
     const uint64_t n = s.MatrixElements();
     const size_t out_matrix_bytes = n * DTypeSize(out_dtype);
+    if (g.section_bytes[0] == n * DTypeSize(g.info.dtype)) {  // unpadded: one array
+      return CudaStatus(ConvertElements(block + g.data_offset, ToElemType(g.info.dtype), out,
+                                        ToElemType(out_dtype), s.NumElements(), stream),
+                        "converting the tensor");
+    }
     for (uint32_t i = 0; i < g.sections; ++i) {
       GEARKV_RETURN_IF_ERROR(CudaStatus(
           ConvertElements(block + g.SectionOffset(i / 2, static_cast<Kind>(i % 2)),
