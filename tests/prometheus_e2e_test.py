@@ -16,7 +16,7 @@ What it shows:
 Everything runs on 127.0.0.1 with ports the OS hands out; each wait is bounded and the whole run
 takes about a minute. Stdlib only.
 
-    tests/prometheus_e2e_test.py [--build-dir build] [--keep]
+    tests/prometheus_e2e_test.py [--build-dir build] [--keep] [--plot dashboard.png]
 
 Prints one line per check and `N passed, N failed`; exits 1 if any failed, 77 if a needed
 program is missing (gearkv-server, gearkv, prometheus or promtool).
@@ -260,6 +260,8 @@ def run(args) -> int:
 
         # ---- The numbers agree with the load.
         check_consistency(checks, prom, load, server_start, run_start)
+        if args.plot:
+            plot_dashboard(prom, run_start - 5, time.time(), Path(args.plot))
     except RuntimeError as e:
         checks.check(False, "setup", str(e))
     finally:
@@ -477,6 +479,53 @@ def check_consistency(checks: Checks, prom: Prometheus, load: dict | None,
                  "gearkv_build_info{version} is the project version", str(info))
 
 
+UNIT_SCALE = {"bytes": (2**20, "MiB"), "Bps": (2**20, "MiB/s"), "s": (1e-3, "ms"),
+              "percentunit": (0.01, "%")}
+
+
+def plot_dashboard(prom: Prometheus, start: float, end: float, path: Path) -> None:
+    """Draws every time-series panel of the dashboard from this run's data into one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dash = json.loads(DASHBOARD.read_text())
+    panels = [p for p in dash["panels"] if p.get("type") == "timeseries"]
+    cols = 4
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.2 * rows), squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        unit = panel["fieldConfig"]["defaults"].get("unit", "short")
+        scale, label = UNIT_SCALE.get(unit, (1, unit.replace("suffix:", "")))
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$__rate_interval", "10s").replace("$instance", ".*")
+            result = prom.api("query_range", query=expr, start=f"{start:.3f}", end=f"{end:.3f}",
+                              step="1s")["result"]
+            nonzero = [s for s in result
+                       if any(math.isfinite(float(v)) and float(v) != 0 for _, v in s["values"])]
+            # All-zero children (error codes never answered) only when nothing else has data.
+            for series in nonzero or result[:4]:
+                xs = [float(t) - start for t, _ in series["values"]]
+                ys = [float(v) / scale for _, v in series["values"]]
+                name = re.sub(r"\{\{(\w+)\}\}", lambda m: series["metric"].get(m.group(1), ""),
+                              target.get("legendFormat") or expr)
+                ax.plot(xs, ys, label=name.strip(), linewidth=1.2)
+        ax.set_title(panel["title"], fontsize=10)
+        ax.set_ylabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, loc="upper left", ncol=2)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("gearkv dashboard queries over a real run (tests/prometheus_e2e_test.py): "
+                 "gearkv bench, presets " + ", ".join(PRESETS) + "; x = seconds", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    fig.savefig(path, dpi=80)
+    print(f"wrote {path}")
+
+
 def default_build_dir() -> str:
     return os.environ.get("GEARKV_BUILD") or str(ROOT / "build")
 
@@ -486,6 +535,8 @@ def main() -> int:
     parser.add_argument("--build-dir", default=default_build_dir(),
                         help="where gearkv-server and gearkv are built (env GEARKV_BUILD)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and its logs")
+    parser.add_argument("--plot", metavar="PNG",
+                        help="also draw the dashboard's panels from this run (needs matplotlib)")
     return run(parser.parse_args())
 
 
@@ -493,7 +544,7 @@ def test_prometheus_e2e():
     """pytest entry point."""
     import pytest  # noqa: PLC0415
 
-    rc = run(argparse.Namespace(build_dir=default_build_dir(), keep=False))
+    rc = run(argparse.Namespace(build_dir=default_build_dir(), keep=False, plot=None))
     if rc == 77:
         pytest.skip("gearkv binaries, prometheus or promtool missing")
     assert rc == 0

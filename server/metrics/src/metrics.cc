@@ -49,16 +49,17 @@ Histogram::BucketBoundaries LatencyBuckets() {
           50e-3, 100e-3, 250e-3, 500e-3, 1.0,  2.5,    5.0,  10.0};
 }
 
-// 1 KiB .. 1 GiB in steps of 4x (one layer of a small model up to a whole long-context block).
+// 1 KiB .. 1 GiB in steps of 2x (one layer of a small model up to a whole long-context block).
 Histogram::BucketBoundaries SizeBuckets() {
   Histogram::BucketBoundaries buckets;
-  for (double b = 1024; b <= 1024.0 * 1024 * 1024; b *= 4) buckets.push_back(b);
+  for (double b = 1024; b <= 1024.0 * 1024 * 1024; b *= 2) buckets.push_back(b);
   return buckets;
 }
 
-// raw / stored: 1 (preset none) .. 32 (2-bit with small groups), finer where presets land.
+// raw / stored: just under 1 for `none` (the block header), up to 32 (2 bits with small groups),
+// finer where presets land.
 Histogram::BucketBoundaries RatioBuckets() {
-  return {1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 10, 12, 16, 24, 32};
+  return {0.95, 1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 10, 12, 16, 24, 32};
 }
 
 // ||X - X^|| / ||X||: 0 for lossless, 1e-3 .. 0.1 for 8 to 2 bits, above that is broken.

@@ -213,6 +213,14 @@ TEST(MetricsTest, BytesPresetsAndCodec) {
   EXPECT_EQ(Value(samples, "gearkv_block_raw_size_bytes_bucket",
                   {{"preset", "gear4"}, {"le", "1048576"}}),
             0);
+  // `none` stores a block a little larger than the tensor: its ratio sits in (0.95, 1].
+  EXPECT_EQ(Value(samples, "gearkv_compression_ratio_bucket", {{"preset", "none"}, {"le", "0.95"}}),
+            0);
+  EXPECT_EQ(Value(samples, "gearkv_compression_ratio_bucket", {{"preset", "none"}, {"le", "1"}}),
+            1);
+  EXPECT_EQ(Value(samples, "gearkv_block_raw_size_bytes_bucket",
+                  {{"preset", "gear4"}, {"le", "2097152"}}),
+            0);
   EXPECT_EQ(Value(samples, "gearkv_put_raw_bytes_total", {{"preset", "other"}}), 1000);
   EXPECT_EQ(CountSeries(samples, "gearkv_put_raw_bytes_total"), 8);  // no new preset label
 
