@@ -160,16 +160,17 @@ Metrics::Metrics(MetricsOptions options)
                            .Register(r);
   auto& received_wire = prometheus::BuildCounter()
                             .Name("gearkv_received_wire_bytes_total")
-                            .Help("Payload bytes received on the wire (messages as encoded).")
+                            .Help("Payload bytes received (Put chunk data as sent: equal to raw).")
                             .Register(r);
   auto& sent_raw = prometheus::BuildCounter()
                        .Name("gearkv_sent_raw_bytes_total")
                        .Help("Tensor bytes delivered by Get calls, counted as raw (uncompressed).")
                        .Register(r);
-  auto& sent_wire = prometheus::BuildCounter()
-                        .Name("gearkv_sent_wire_bytes_total")
-                        .Help("Payload bytes sent on the wire (compressed for COMPRESSED gets).")
-                        .Register(r);
+  auto& sent_wire =
+      prometheus::BuildCounter()
+          .Name("gearkv_sent_wire_bytes_total")
+          .Help("Payload bytes sent (block bytes for COMPRESSED gets, tensor bytes for RAW).")
+          .Register(r);
   received_raw_bytes_ = &received_raw.Add({});
   received_wire_bytes_ = &received_wire.Add({});
   sent_raw_bytes_ = &sent_raw.Add({});
