@@ -124,6 +124,9 @@ ABSL_FLAG(int, metrics_port, kDefaults.metrics_port,
           "port of the Prometheus /metrics endpoint; 0 = none. Env GEARKV_METRICS_PORT.");
 ABSL_FLAG(absl::Duration, drain_deadline, kDefaults.drain_deadline,
           "on SIGTERM, how long in-flight calls may finish, e.g. 30s. Env GEARKV_DRAIN_DEADLINE.");
+ABSL_FLAG(std::string, auth_token, "",
+          "when set, KVCache calls must send 'authorization: Bearer <token>'; prefer the "
+          "environment variable GEARKV_AUTH_TOKEN (a command line is visible to all users).");
 ABSL_FLAG(std::string, backend, std::string(gearkv::BackendName(kDefaults.backend)),
           "codec backend: auto (CUDA when a GPU is usable), cpu or cuda. Env GEARKV_BACKEND.");
 
@@ -133,7 +136,8 @@ const std::vector<std::string_view>& ServerFlagNames() {
   static const auto* const kNames = new std::vector<std::string_view>{
       "listen",         "memory_budget",   "disk_dir",       "disk_budget",        "disk_policy",
       "default_preset", "max_block_bytes", "worker_threads", "worker_queue_depth", "codec_threads",
-      "io_threads",     "io_queue_depth",  "metrics_port",   "drain_deadline",     "backend"};
+      "io_threads",     "io_queue_depth",  "metrics_port",   "drain_deadline",     "backend",
+      "auth_token"};
   return *kNames;
 }
 
@@ -175,6 +179,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   config.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   config.drain_deadline = absl::GetFlag(FLAGS_drain_deadline);
   GEARKV_ASSIGN_OR_RETURN(config.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
+  config.auth_token = absl::GetFlag(FLAGS_auth_token);
   GEARKV_RETURN_IF_ERROR(ValidateConfig(config));
   return config;
 }

@@ -35,7 +35,7 @@ GetReactor::GetReactor(ServiceCore& core, grpc::CallbackServerContext* context,
 }
 
 absl::Status GetReactor::ValidateRequest() const {
-  GEARKV_RETURN_IF_ERROR(core_.CheckServing());
+  GEARKV_RETURN_IF_ERROR(core_.CheckCall(*context_));
   GEARKV_RETURN_IF_ERROR(ValidateBlockKey(request_.namespace_(), request_.key()));
   if (request_.encoding() != v1::ENCODING_RAW && request_.encoding() != v1::ENCODING_COMPRESSED) {
     return absl::InvalidArgumentError(absl::StrCat("encoding ", request_.encoding(),

@@ -14,6 +14,11 @@ namespace gearkv::server {
 namespace {
 
 absl::Status ValidateLookup(const v1::LookupRequest& request) {
+  if (request.namespace_().size() > kMaxNamespaceBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("namespace of ", request.namespace_().size(),
+                                                   " bytes is too long (at most ",
+                                                   kMaxNamespaceBytes, ")"));
+  }
   if (request.keys_size() > kMaxLookupKeys) {
     return absl::InvalidArgumentError(absl::StrCat("Lookup of ", request.keys_size(),
                                                    " keys is over the limit of ", kMaxLookupKeys));
@@ -35,7 +40,7 @@ grpc::ServerUnaryReactor* RunUnary(ServiceCore& core, grpc::CallbackServerContex
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   core.observer->OnRpcStarted(method);
-  if (precheck.ok()) precheck = core.CheckServing();
+  if (precheck.ok()) precheck = core.CheckCall(*context);
   if (!precheck.ok()) {
     FinishUnary(core, reactor, method, start, precheck);
     return reactor;

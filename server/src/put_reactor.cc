@@ -18,7 +18,7 @@ PutReactor::PutReactor(ServiceCore& core, grpc::CallbackServerContext* context,
                        v1::PutResponse* response)
     : core_(core), context_(context), response_(response), start_(absl::Now()) {
   core_.observer->OnRpcStarted("Put");
-  if (absl::Status serving = core_.CheckServing(); !serving.ok()) {
+  if (absl::Status serving = core_.CheckCall(*context_); !serving.ok()) {
     FinishWith(serving);
     return;
   }

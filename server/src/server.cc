@@ -107,6 +107,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   core.default_preset = config.default_preset;
   core.max_block_bytes = config.max_block_bytes;
   core.codec_threads = codec_threads;
+  core.auth_token = config.auth_token;
   impl->service = std::make_unique<KvCacheService>(core);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -115,6 +116,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &impl->port);
   builder.RegisterService(impl->service.get());
   builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  // gRPC sets SO_REUSEPORT by default, which lets a second server bind a port already in use
+  // and silently share its traffic; a taken port must be an error instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->port == 0) {
     if (impl->grpc_server != nullptr) impl->grpc_server->Shutdown();
@@ -157,6 +161,7 @@ std::string Server::Describe() const {
       DescribeTiers(impl_->config), ", default preset ", impl_->config.default_preset, ", ",
       impl_->codec_pool->threads(), " codec workers x ", impl_->core.codec_threads,
       " threads, queue ", impl_->codec_pool->queue_depth(),
+      impl_->config.auth_token.empty() ? "" : ", token required",
       impl_->metrics_port > 0 ? absl::StrCat(", metrics on :", impl_->metrics_port, "/metrics")
                               : std::string(", no metrics"));
 }

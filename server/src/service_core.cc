@@ -6,9 +6,34 @@
 
 namespace gearkv::server {
 
-absl::Status ServiceCore::CheckServing() const {
+namespace {
+
+// Compares without an early exit, so the time taken does not reveal the matching prefix.
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+absl::Status ServiceCore::CheckCall(const grpc::CallbackServerContext& context) const {
   if (draining.load(std::memory_order_acquire)) {
     return absl::UnavailableError("server is draining (shutting down); retry on another server");
+  }
+  if (auth_token.empty()) return absl::OkStatus();
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return absl::UnauthenticatedError(
+        "this server requires a token: send metadata \"authorization: Bearer <token>\"");
+  }
+  const std::string_view value(it->second.data(), it->second.size());
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.substr(0, kBearer.size()) != kBearer ||
+      !ConstantTimeEquals(value.substr(kBearer.size()), auth_token)) {
+    return absl::UnauthenticatedError("wrong token in the authorization metadata");
   }
   return absl::OkStatus();
 }

@@ -3,6 +3,7 @@
 #ifndef GEARKV_SERVER_SRC_SERVICE_CORE_H_
 #define GEARKV_SERVER_SRC_SERVICE_CORE_H_
 
+#include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <atomic>
@@ -28,10 +29,13 @@ struct ServiceCore {
   std::string default_preset = "gear4";
   uint64_t max_block_bytes = uint64_t{256} << 20;
   int codec_threads = 1;  // CompressOptions/DecompressOptions::threads
+  // When not empty, every KVCache call must carry "authorization: Bearer <auth_token>".
+  std::string auth_token;
   std::atomic<bool> draining{false};
 
-  // UNAVAILABLE while draining, else OK.
-  absl::Status CheckServing() const;
+  // What every call checks first: UNAVAILABLE while draining, UNAUTHENTICATED when a token is
+  // required and missing or wrong, else OK.
+  absl::Status CheckCall(const grpc::CallbackServerContext& context) const;
   // Submits to `pool`, telling the observer when the pool refuses.
   absl::Status Submit(WorkerPool& pool, std::function<void()> task) const;
 };

@@ -647,6 +647,25 @@ TEST_F(ServiceTest, ReflectionListsTheService) {
   EXPECT_THAT(reflect.body, HasSubstr("grpc.health.v1.Health"));
 }
 
+TEST_F(ServiceTest, TokenIsRequiredWhenConfigured) {
+  ServerConfig config;
+  config.auth_token = "s3cret";
+  StartServer(config);
+  v1::StatsResponse response;
+  grpc::ClientContext none, wrong, right;
+  grpc::Status status = stub_->Stats(&none, v1::StatsRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(), HasSubstr("requires a token"));
+  wrong.AddMetadata("authorization", "Bearer s3cres");
+  EXPECT_EQ(stub_->Stats(&wrong, v1::StatsRequest(), &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  right.AddMetadata("authorization", "Bearer s3cret");
+  EXPECT_TRUE(stub_->Stats(&right, v1::StatsRequest(), &response).ok());
+
+  PutResult put = Put("k", "none", RandomTensor(shape_, 17));  // no token
+  EXPECT_EQ(put.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(ServiceTest, DrainFinishesInFlightCallsAndRefusesNewOnes) {
   // Over TCP: the in-process transport does not survive the server's shutdown.
   stub_ = v1::KVCache::NewStub(

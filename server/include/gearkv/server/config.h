@@ -50,6 +50,10 @@ struct ServerConfig {
   // On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled.
   absl::Duration drain_deadline = absl::Seconds(30);
   Backend backend = Backend::kAuto;
+  // When set, every KVCache call must send "authorization: Bearer <token>" (else
+  // UNAUTHENTICATED). Health and reflection stay open. Prefer the environment variable to the
+  // flag: command lines are visible to every user of the machine.
+  std::string auth_token;
 };
 
 // INVALID_ARGUMENT naming the field when a value is out of range (unknown preset, zero budget,
