@@ -1,5 +1,5 @@
 // Declarations of the templated kernel launchers (defined in compress_kernel.cuh and
-// decompress_kernel.cuh, instantiated in compress_kernel.cu and decompress_kernel.cu), so that
+// decompress_kernel.cuh, instantiated in compress_kernel_*bit.cu and decompress_kernel.cu), so that
 // gear_dispatch.cc can be compiled by the host compiler alone.
 #ifndef GEARKV_KERNELS_CUDA_KERNEL_LAUNCHERS_H_
 #define GEARKV_KERNELS_CUDA_KERNEL_LAUNCHERS_H_

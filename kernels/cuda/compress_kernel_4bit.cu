@@ -1,0 +1,14 @@
+// The 4-bit instantiation of the compress kernel (one file per bit width so that a parallel
+// build compiles them side by side; dispatched in gear_dispatch.cc).
+#include "compress_kernel.cuh"
+
+namespace gearkv::internal::cuda {
+
+template cudaError_t LaunchCompressHeads<4>(const CompressArgs&, cudaStream_t);
+
+cudaError_t CheckKernelImage() {
+  cudaFuncAttributes attributes;
+  return cudaFuncGetAttributes(&attributes, CompressHeadsKernel<4>);
+}
+
+}  // namespace gearkv::internal::cuda
