@@ -2,8 +2,9 @@
 # One prepared run of gearkv's CUDA backend on a machine with an NVIDIA GPU (default target: an
 # H200, sm_90). Budget: about 8 minutes with 16 cores. Steps:
 #   1. print the toolchain (nvidia-smi, nvcc --version, cmake, g++);
-#   2. configure a Release build with -DGEARKV_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH
-#      (codec only: -DGEARKV_BUILD_SERVICE=OFF) and build the test and benchmark targets;
+#   2. configure a build with -DGEARKV_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH (codec
+#      only: -DGEARKV_BUILD_SERVICE=OFF; build type RelWithDebInfo, the project's default and
+#      CI's, so the tests run on the flags that ship) and build the test and benchmark targets;
 #   3. run the GPU tests (GEARKV_REQUIRE_GPU=1: a missing device fails instead of skipping) and
 #      the CPU codec tests in the same build;
 #   4. run compute-sanitizer memcheck, racecheck and synccheck over a subset of the GPU tests;
@@ -14,7 +15,8 @@
 #
 # Usage (from anywhere):  bench/gpu/run.sh
 # Environment: OUT (results folder; default bench/results), BUILD_DIR (default build-gpu),
-#   CUDA_ARCH (default 90), JOBS (default 16), ITERS (benchmark iterations, default 50),
+#   CUDA_ARCH (default 90), JOBS (default 16), BUILD_TYPE (default RelWithDebInfo),
+#   ITERS (benchmark iterations, default 50),
 #   SANITIZER_TIMEOUT (seconds per sanitizer run, default 150).
 set -uo pipefail
 
@@ -24,6 +26,7 @@ OUT_DIR=${OUT:-$ROOT/bench/results}
 BUILD=${BUILD_DIR:-$ROOT/build-gpu}
 ARCH=${CUDA_ARCH:-90}
 JOBS=${JOBS:-16}
+BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 ITERS=${ITERS:-50}
 SAN_TIMEOUT=${SANITIZER_TIMEOUT:-150}
 mkdir -p "$OUT_DIR"
@@ -40,8 +43,12 @@ record() {  # record NAME EXIT_CODE
 NVCC=$(command -v nvcc || true)
 [ -z "$NVCC" ] && [ -x /usr/local/cuda/bin/nvcc ] && NVCC=/usr/local/cuda/bin/nvcc
 SANITIZER=$(command -v compute-sanitizer || true)
-[ -z "$SANITIZER" ] && [ -n "$NVCC" ] && [ -x "$(dirname "$NVCC")/compute-sanitizer" ] &&
-  SANITIZER="$(dirname "$NVCC")/compute-sanitizer"
+if [ -z "$SANITIZER" ] && [ -n "$NVCC" ]; then
+  for s in "$(dirname "$NVCC")/compute-sanitizer" \
+           "$(dirname "$NVCC")/../compute-sanitizer/compute-sanitizer"; do
+    if [ -x "$s" ]; then SANITIZER=$s; break; fi
+  done
+fi
 
 step "toolchain"
 nvidia-smi || echo "nvidia-smi failed: is there a driver and a GPU?"
@@ -51,10 +58,10 @@ cmake --version | head -1
 echo "compute-sanitizer: ${SANITIZER:-not found}"
 echo "repository: $(git rev-parse --short HEAD 2>/dev/null || echo '?') ; results: $OUT_DIR"
 
-step "configure ($BUILD, sm_$ARCH)"
+step "configure ($BUILD, sm_$ARCH, $BUILD_TYPE)"
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)
-cmake -S "$ROOT" -B "$BUILD" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$ROOT" -B "$BUILD" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
   -DGEARKV_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" ${NVCC:+-DCMAKE_CUDA_COMPILER="$NVCC"} \
   -DGEARKV_BUILD_SERVICE=OFF
 record configure $?
