@@ -70,7 +70,7 @@ if has_stage python; then
 fi
 if has_stage deploy; then
   step "deploy: promtool, docker-compose config, Prometheus end-to-end"
-  deploy/check.sh
-  GEARKV_BUILD="$root/build/release" python3 tests/prometheus_e2e_test.py
+  deploy/check.sh build/release/server/gearkv-server
+  python3 tests/prometheus_e2e_test.py --build-dir build/release
 fi
 step "all stages passed: $stages"
