@@ -45,6 +45,10 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return invalid("unknown default preset '", config.default_preset, "'");
   }
   if (config.max_block_bytes == 0) return invalid("max block bytes must be > 0");
+  if (config.max_inflight_bytes < config.max_block_bytes) {
+    return invalid("max inflight bytes (", config.max_inflight_bytes,
+                   ") must be at least max block bytes (", config.max_block_bytes, ")");
+  }
   if (config.worker_threads < 0) return invalid("worker threads must be >= 0 (0 = auto)");
   if (config.worker_queue_depth < 0) return invalid("worker queue depth must be >= 0");
   if (config.codec_threads < 0) return invalid("codec threads must be >= 0 (0 = auto)");

@@ -108,6 +108,10 @@ ABSL_FLAG(gearkv::server::ByteSize, max_block_bytes,
           gearkv::server::ByteSize{kDefaults.max_block_bytes},
           "largest tensor (raw bytes) a Put may declare; larger is RESOURCE_EXHAUSTED. "
           "Env GEARKV_MAX_BLOCK_BYTES.");
+ABSL_FLAG(gearkv::server::ByteSize, max_inflight_bytes,
+          gearkv::server::ByteSize{kDefaults.max_inflight_bytes},
+          "raw tensor bytes held at once by Puts being received/compressed and RAW Gets; "
+          "beyond, RESOURCE_EXHAUSTED. Env GEARKV_MAX_INFLIGHT_BYTES.");
 ABSL_FLAG(int, worker_threads, kDefaults.worker_threads,
           "codec worker threads; 0 = one per hardware thread. Env GEARKV_WORKER_THREADS.");
 ABSL_FLAG(int, worker_queue_depth, kDefaults.worker_queue_depth,
@@ -134,10 +138,12 @@ namespace gearkv::server {
 
 const std::vector<std::string_view>& ServerFlagNames() {
   static const auto* const kNames = new std::vector<std::string_view>{
-      "listen",         "memory_budget",   "disk_dir",       "disk_budget",        "disk_policy",
-      "default_preset", "max_block_bytes", "worker_threads", "worker_queue_depth", "codec_threads",
-      "io_threads",     "io_queue_depth",  "metrics_port",   "drain_deadline",     "backend",
-      "auth_token"};
+      "listen",          "memory_budget",     "disk_dir",
+      "disk_budget",     "disk_policy",       "default_preset",
+      "max_block_bytes", "worker_threads",    "worker_queue_depth",
+      "codec_threads",   "io_threads",        "io_queue_depth",
+      "metrics_port",    "drain_deadline",    "backend",
+      "auth_token",      "max_inflight_bytes"};
   return *kNames;
 }
 
@@ -171,6 +177,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   GEARKV_ASSIGN_OR_RETURN(config.disk_policy, ParseDiskPolicy(absl::GetFlag(FLAGS_disk_policy)));
   config.default_preset = absl::GetFlag(FLAGS_default_preset);
   config.max_block_bytes = absl::GetFlag(FLAGS_max_block_bytes).bytes;
+  config.max_inflight_bytes = absl::GetFlag(FLAGS_max_inflight_bytes).bytes;
   config.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   config.worker_queue_depth = absl::GetFlag(FLAGS_worker_queue_depth);
   config.codec_threads = absl::GetFlag(FLAGS_codec_threads);

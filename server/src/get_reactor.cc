@@ -104,6 +104,8 @@ absl::Status GetReactor::LoadPayload() {
   if (request_.encoding() == v1::ENCODING_COMPRESSED) {
     payload_ = block;
   } else {
+    GEARKV_RETURN_IF_ERROR(core_.AcquireTensorBytes(raw_equivalent_bytes_));
+    budget_held_ = raw_equivalent_bytes_;
     raw_ = std::unique_ptr<char[]>(new char[raw_equivalent_bytes_]);
     const MutableTensorView out{shape, info->dtype, raw_.get()};
     DecompressOptions options;
@@ -179,6 +181,7 @@ void GetReactor::OnDone() {
           ? payload_.size()
           : 0;
   core_.observer->OnRpcDone(record);
+  core_.tensor_budget->Release(budget_held_);
   delete this;
 }
 

@@ -51,6 +51,7 @@ class GetReactor final : public grpc::ServerWriteReactor<v1::GetResponse> {
   std::unique_ptr<char[]> raw_;  // a decompressed tensor (RAW)
   std::string_view payload_;
   uint64_t raw_equivalent_bytes_ = 0;
+  uint64_t budget_held_ = 0;  // bytes of raw_ taken from core_.tensor_budget
 
   v1::GetResponse response_;
   bool header_sent_ = false;

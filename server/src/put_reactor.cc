@@ -83,6 +83,8 @@ absl::Status PutReactor::AcceptHeader(const v1::PutHeader& header) {
         absl::StrCat(core_.codec_pool->name(), " pool saturated (", core_.codec_pool->threads(),
                      " workers busy, ", core_.codec_pool->queue_depth(), " queued); retry later"));
   }
+  GEARKV_RETURN_IF_ERROR(core_.AcquireTensorBytes(expected_bytes_));
+  budget_held_ = expected_bytes_;
   key_ = store::BlockKey{header.namespace_(), header.key()};
   ttl_seconds_ = header.ttl_seconds();
   measure_error_ = header.measure_error();
@@ -150,7 +152,7 @@ void PutReactor::CompressAndStore() {
   }
   core_.observer->OnCodecDone(codec_record);
 
-  std::string().swap(tensor_);  // the raw tensor is no longer needed
+  ReleaseTensor();  // the raw tensor is no longer needed
   if (!block.ok()) {
     FinishWith(absl::Status(block.status().code(),
                             absl::StrCat("cannot compress ", DescribeKey(key_.ns, key_.key), ": ",
@@ -182,6 +184,12 @@ void PutReactor::CompressAndStore() {
   FinishWith(absl::OkStatus());
 }
 
+void PutReactor::ReleaseTensor() {
+  std::string().swap(tensor_);
+  core_.tensor_budget->Release(budget_held_);
+  budget_held_ = 0;
+}
+
 void PutReactor::FinishWith(const absl::Status& status) {
   code_ = status.code();
   Finish(ToGrpcStatus(status));
@@ -199,6 +207,7 @@ void PutReactor::OnDone() {
   record.preset = preset_;
   record.relative_error = relative_error_;
   core_.observer->OnRpcDone(record);
+  ReleaseTensor();
   delete this;
 }
 

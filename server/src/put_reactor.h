@@ -38,6 +38,8 @@ class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
   void OnEndOfStream();
   // On the worker pool: compress, store, answer.
   void CompressAndStore();
+  // Frees the buffered tensor and gives its bytes back to the budget.
+  void ReleaseTensor();
   // Answers `status` (records its code for the observer).
   void FinishWith(const absl::Status& status);
 
@@ -59,6 +61,7 @@ class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
   std::string tensor_;  // capacity reserved up front, filled as chunks arrive
 
   absl::StatusCode code_ = absl::StatusCode::kUnknown;
+  uint64_t budget_held_ = 0;  // bytes taken from core_.tensor_budget
   uint64_t received_bytes_ = 0;
   uint64_t block_bytes_ = 0;
   std::optional<double> relative_error_;

@@ -48,6 +48,7 @@ struct Server::Impl {
   std::unique_ptr<store::BlockStore> store;
   std::unique_ptr<WorkerPool> codec_pool;
   std::unique_ptr<WorkerPool> io_pool;
+  std::unique_ptr<ByteBudget> tensor_budget;
   std::unique_ptr<RpcObserver> metrics;  // owned observer (Prometheus), when enabled
   int metrics_port = 0;
   ServiceCore core;
@@ -108,6 +109,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   core.max_block_bytes = config.max_block_bytes;
   core.codec_threads = codec_threads;
   core.auth_token = config.auth_token;
+  impl->tensor_budget = std::make_unique<ByteBudget>(config.max_inflight_bytes);
+  core.tensor_budget = impl->tensor_budget.get();
   impl->service = std::make_unique<KvCacheService>(core);
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "status_util.h"
 
 namespace gearkv::server {
@@ -42,6 +43,14 @@ absl::Status ServiceCore::Submit(WorkerPool& pool, std::function<void()> task) c
   absl::Status status = pool.TrySubmit(std::move(task));
   if (absl::IsResourceExhausted(status)) observer->OnPoolRejected(pool.name());
   return status;
+}
+
+absl::Status ServiceCore::AcquireTensorBytes(uint64_t bytes) const {
+  if (tensor_budget->TryAcquire(bytes)) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("server busy: ", tensor_budget->used(), " bytes of tensors in flight, and ",
+                   bytes, " more would pass the limit of ", tensor_budget->limit(),
+                   " (--max_inflight_bytes); retry later"));
 }
 
 void FinishUnary(const ServiceCore& core, grpc::ServerUnaryReactor* reactor,

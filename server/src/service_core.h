@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "byte_budget.h"
 #include "gearkv/codec.h"
 #include "gearkv/server/rpc_observer.h"
 #include "gearkv/store/block_store.h"
@@ -29,6 +30,8 @@ struct ServiceCore {
   std::string default_preset = "gear4";
   uint64_t max_block_bytes = uint64_t{256} << 20;
   int codec_threads = 1;  // CompressOptions/DecompressOptions::threads
+  // Raw tensors held at once (Puts being received/compressed, RAW Gets); never null.
+  ByteBudget* tensor_budget = nullptr;
   // When not empty, every KVCache call must carry "authorization: Bearer <auth_token>".
   std::string auth_token;
   std::atomic<bool> draining{false};
@@ -38,6 +41,8 @@ struct ServiceCore {
   absl::Status CheckCall(const grpc::CallbackServerContext& context) const;
   // Submits to `pool`, telling the observer when the pool refuses.
   absl::Status Submit(WorkerPool& pool, std::function<void()> task) const;
+  // Takes `bytes` from tensor_budget, or RESOURCE_EXHAUSTED saying why.
+  absl::Status AcquireTensorBytes(uint64_t bytes) const;
 };
 
 // Records `method` with the observer and finishes a unary call.

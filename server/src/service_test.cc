@@ -666,6 +666,29 @@ TEST_F(ServiceTest, TokenIsRequiredWhenConfigured) {
   EXPECT_EQ(put.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+TEST_F(ServiceTest, InflightTensorBudgetIsResourceExhausted) {
+  ServerConfig config;
+  config.max_inflight_bytes = 4 << 20;
+  StartServer(config);
+  absl::Notification entered, gate;
+  codec_->entered = &entered;
+  codec_->gate = &gate;
+  const TensorShape shape{5, 2, 256, 128};  // 2.5 MiB of fp32: two do not fit in 4 MiB
+  const std::string data = RandomTensor(shape, 18);
+  PutResult first;
+  std::thread busy([&] { first = Put("first", "gear4", data, shape); });
+  entered.WaitForNotification();
+  PutResult refused = Put("second", "gear4", data, shape);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("max_inflight_bytes"));
+  gate.Notify();
+  busy.join();
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  codec_->gate = nullptr;
+  // The budget was given back: the same Put fits now.
+  EXPECT_TRUE(Put("second", "gear4", data, shape).status.ok());
+}
+
 TEST_F(ServiceTest, DrainFinishesInFlightCallsAndRefusesNewOnes) {
   // Over TCP: the in-process transport does not survive the server's shutdown.
   stub_ = v1::KVCache::NewStub(
