@@ -61,14 +61,18 @@ void QuantizeGroup(const std::vector<double>& x, const std::vector<bool>& mask,
   }
 }
 
+// Gram-Schmidt; a vector left with under 1e-4 of its norm lies in the span of the previous
+// ones and becomes zero (as in the codec).
 void Orthonormalize(std::vector<std::vector<double>>& v) {
   for (size_t i = 0; i < v.size(); ++i) {
+    const double before = std::inner_product(v[i].begin(), v[i].end(), v[i].begin(), 0.0);
     for (size_t j = 0; j < i; ++j) {
       const double dot = std::inner_product(v[i].begin(), v[i].end(), v[j].begin(), 0.0);
       for (size_t e = 0; e < v[i].size(); ++e) v[i][e] -= dot * v[j][e];
     }
-    const double norm = std::sqrt(std::inner_product(v[i].begin(), v[i].end(), v[i].begin(), 0.0));
-    for (double& e : v[i]) e = norm > 1e-15 ? e / norm : 0.0;
+    const double after = std::inner_product(v[i].begin(), v[i].end(), v[i].begin(), 0.0);
+    const bool keep = after > 0 && after > 1e-8 * before;
+    for (double& e : v[i]) e = keep ? e / std::sqrt(after) : 0.0;
   }
 }
 

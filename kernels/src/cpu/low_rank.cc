@@ -27,19 +27,24 @@ double Dot(const float* a, const float* b, uint32_t n) {
 }
 
 // Modified Gram-Schmidt on `count` contiguous vectors of length n (a multiple of 8), vector i
-// at v + i * n. A vector whose norm collapses (linearly dependent or zero) becomes zero.
+// at v + i * n. A vector that loses all but kDependent of its norm to the projections (it lies
+// in the span of the previous ones: rank > tokens, or a zero residual) becomes zero; an absolute
+// threshold would normalise rounding noise into a spurious direction.
+constexpr double kDependent = 1e-4;
+
 void Orthonormalize(float* v, uint32_t count, uint32_t n) {
   for (uint32_t i = 0; i < count; ++i) {
     float* vi = v + size_t{i} * n;
+    const double before = Dot(vi, vi, n);
     for (uint32_t j = 0; j < i; ++j) {
       const float* vj = v + size_t{j} * n;
       const Float8 f = Broadcast8(static_cast<float>(Dot(vi, vj, n)));
       for (uint32_t e = 0; e < n; e += 8) Store8(vi + e, Load8(vi + e) - f * Load8(vj + e));
     }
-    const double norm2 = Dot(vi, vi, n);
-    const Float8 inv =
-        Broadcast8(norm2 > 1e-30 ? static_cast<float>(1.0 / std::sqrt(norm2)) : 0.0f);
-    for (uint32_t e = 0; e < n; e += 8) Store8(vi + e, Load8(vi + e) * inv);
+    const double after = Dot(vi, vi, n);
+    const bool keep = after > 0 && after > kDependent * kDependent * before;
+    const Float8 scale = Broadcast8(keep ? static_cast<float>(1.0 / std::sqrt(after)) : 0.0f);
+    for (uint32_t e = 0; e < n; e += 8) Store8(vi + e, Load8(vi + e) * scale);
   }
 }
 
