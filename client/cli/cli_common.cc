@@ -1,10 +1,14 @@
 #include "cli_common.h"
 
+#include <unistd.h>
+
 #include <iostream>
+#include <memory>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace gearkv::cli {
@@ -86,6 +90,19 @@ void AddCodecFlags(CLI::App& cmd, CodecFlags& flags) {
   cmd.add_option("--power_iterations", flags.power_iterations,
                  "override: subspace iteration rounds");
   cmd.add_option("--seed", flags.seed, "override: seed of the subspace iteration");
+}
+
+ProgressCallback MakeTransferProgress(std::string verb, bool force) {
+  if (!force && !::isatty(2)) return nullptr;
+  auto last = std::make_shared<absl::Time>(absl::InfinitePast());
+  return [verb = std::move(verb), last](uint64_t done, uint64_t total) {
+    const absl::Time now = absl::Now();
+    if (done < total && now - *last < absl::Milliseconds(200)) return;
+    *last = now;
+    std::cerr << absl::StrFormat("\r%s %10s / %s  %3.0f%%", verb, FormatBytes(done),
+                                 FormatBytes(total), total ? 100.0 * done / total : 100.0);
+    if (done >= total) std::cerr << "\n";
+  };
 }
 
 std::string FormatBytes(double bytes) {

@@ -50,6 +50,11 @@ struct CodecFlags {
 };
 void AddCodecFlags(CLI::App& cmd, CodecFlags& flags);
 
+// A progress display for one transfer on stderr ("\rput  12.00 MiB / 32.00 MiB  37%"), at
+// most ~5 updates a second, ending with a newline. Empty (no display) unless `force` or
+// stderr is a terminal.
+ProgressCallback MakeTransferProgress(std::string verb, bool force);
+
 // "1.50 GiB", "12.0 MiB", "512 B".
 std::string FormatBytes(double bytes);
 

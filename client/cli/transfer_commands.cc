@@ -26,6 +26,7 @@ struct PutFlags {
   CodecFlags codec;
   uint32_t ttl_seconds = 0;
   bool measure_error = false;
+  bool progress = false;
 };
 
 absl::Status RunPut(const GlobalFlags& global, const PutFlags& flags) {
@@ -41,6 +42,7 @@ absl::Status RunPut(const GlobalFlags& global, const PutFlags& flags) {
   options.ttl = absl::Seconds(flags.ttl_seconds);
   options.measure_error = flags.measure_error;
   options.deadline = absl::Seconds(global.deadline_seconds);
+  options.progress = MakeTransferProgress("put", flags.progress);
   GEARKV_ASSIGN_OR_RETURN(PutResult result, client->Put(flags.ns, key, *view, options));
   std::cout << absl::StrFormat(
       "stored %s/%s: %s %s, %s -> %s (ratio %.2fx, %.3f bits/element), %s, backend %s",
@@ -65,6 +67,7 @@ struct GetFlags {
   std::string encoding = "compressed";
   std::string layers;
   std::string dtype;
+  bool progress = false;
 };
 
 // bf16 -> fp32 (exact), for writing .npy, which has no bf16.
@@ -99,6 +102,7 @@ absl::Status RunGet(const GlobalFlags& global, const GetFlags& flags) {
   if (!flags.dtype.empty()) {
     GEARKV_ASSIGN_OR_RETURN(options.out_dtype, ParseDType(flags.dtype));
   }
+  options.progress = MakeTransferProgress("get", flags.progress);
   GEARKV_ASSIGN_OR_RETURN(auto client, MakeClient(global));
   GEARKV_ASSIGN_OR_RETURN(GetResult got, client->Get(flags.ns, key, options));
   if (format == TensorFileFormat::kNpy && got.tensor.dtype == DType::kBFloat16) {
@@ -139,6 +143,7 @@ void AddPutCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
   AddCodecFlags(*cmd, flags->codec);
   cmd->add_option("--ttl_seconds", flags->ttl_seconds, "expiry (0 = never)");
   cmd->add_flag("--measure_error", flags->measure_error, "report the relative error");
+  cmd->add_flag("--progress", flags->progress, "show progress even when stderr is no terminal");
   cmd->callback([&global, flags, exit_code] {
     absl::Status s = RunPut(global, *flags);
     *exit_code = s.ok() ? kExitOk : ReportError(s);
@@ -159,6 +164,7 @@ void AddGetCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
   cmd->add_option("--layers", flags->layers, "only layers BEGIN:END (end exclusive)");
   cmd->add_option("--dtype", flags->dtype,
                   "element type to write (float16, bfloat16, float32; compressed only)");
+  cmd->add_flag("--progress", flags->progress, "show progress even when stderr is no terminal");
   cmd->callback([&global, flags, exit_code] {
     absl::Status s = RunGet(global, *flags);
     *exit_code = s.ok() ? kExitOk : ReportError(s);

@@ -61,7 +61,7 @@ class GrpcClient final : public Client {
     }
   }
   absl::StatusOr<PutResult> PutOnce(const v1::PutRequest& header, const TensorView& tensor,
-                                    absl::Time deadline);
+                                    const ProgressCallback& progress, absl::Time deadline);
   absl::StatusOr<GetResult> GetOnce(const v1::GetRequest& request, const GetOptions& options,
                                     absl::Time deadline);
 
@@ -94,11 +94,13 @@ absl::StatusOr<PutResult> GrpcClient::Put(std::string_view ns, std::string_view 
   h->set_measure_error(options.measure_error);
   return client_internal::RunWithRetry(
       options_, DeadlineFrom(options.deadline),
-      [&](absl::Time deadline) { return PutOnce(header, tensor, deadline); });
+      [&](absl::Time deadline) { return PutOnce(header, tensor, options.progress, deadline); });
 }
 
 absl::StatusOr<PutResult> GrpcClient::PutOnce(const v1::PutRequest& header,
-                                              const TensorView& tensor, absl::Time deadline) {
+                                              const TensorView& tensor,
+                                              const ProgressCallback& progress,
+                                              absl::Time deadline) {
   grpc::ClientContext context;
   Prepare(context, deadline);
   v1::PutResponse response;
@@ -112,6 +114,7 @@ absl::StatusOr<PutResult> GrpcClient::PutOnce(const v1::PutRequest& header,
     const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, total - offset));
     message.mutable_chunk()->assign(data + offset, n);
     ok = writer->Write(message);
+    if (ok && progress) progress(offset + n, total);
   }
   if (ok) writer->WritesDone();
   // When a Write fails the server has already answered (an error); Finish returns it.
@@ -197,6 +200,7 @@ absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
           absl::StrCat("server sent more than the ", expected, " payload bytes it announced"));
     } else {
       payload->append(message.chunk());
+      if (options.progress) options.progress(payload->size(), expected);
     }
   }
   if (!protocol_error.ok()) {

@@ -29,7 +29,9 @@ class BadInputTest : public ::testing::Test {
     if (server_ != nullptr) {
       auto code = server_->Stop();
       EXPECT_TRUE(code.ok()) << code.status();
-      if (code.ok()) EXPECT_EQ(*code, 0) << server_->Output();
+      if (code.ok()) {
+        EXPECT_EQ(*code, 0) << server_->Output();
+      }
     }
     delete server_;
     server_ = nullptr;
@@ -89,7 +91,9 @@ class BadInputTest : public ::testing::Test {
   void ExpectRejected(const grpc::Status& status, StatusCode code, const std::string& key) {
     EXPECT_EQ(status.error_code(), code) << status.error_message();
     EXPECT_FALSE(status.error_message().empty());
-    if (!key.empty()) EXPECT_FALSE(Exists(key)) << "a rejected Put left a block under " << key;
+    if (!key.empty()) {
+      EXPECT_FALSE(Exists(key)) << "a rejected Put left a block under " << key;
+    }
   }
 
   static ServerProcess* server_;

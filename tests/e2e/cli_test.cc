@@ -44,6 +44,9 @@ TEST(CliTest, PutGetFilesLookupDeleteStats) {
   CliResult r = RunCli({"put", npy, "-n", "cli", "-k", "a", "--preset", "none", target});
   EXPECT_CLI_OK(r);
   EXPECT_TRUE(absl::StrContains(r.out, "stored cli/a")) << r.out;
+  r = RunCli({"put", npy, "-n", "cli", "-k", "p", "--preset", "kivi4", "--progress", target});
+  EXPECT_CLI_OK(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "100%")) << "no progress display: " << r.err;
   r = RunCli({"put", st, "--tensor", "kv0", "-n", "cli", "-k", "b", "--preset", "gear4", "--rank",
               "2", "--measure_error", "--ttl_seconds", "600", target});
   EXPECT_CLI_OK(r);
@@ -79,6 +82,7 @@ TEST(CliTest, PutGetFilesLookupDeleteStats) {
   r = RunCli({"lookup", "-n", "cli", "a", "b", "c", target});
   EXPECT_CLI_OK(r);
   EXPECT_EQ(r.out, "hit  a\nhit  b\nmiss c\nprefix_hits 2\n");
+  ASSERT_EQ(RunCli({"delete", "-n", "cli", "-k", "p", target}).exit_code, 0);
 
   r = RunCli({"stats", "--json", target});
   EXPECT_CLI_OK(r);

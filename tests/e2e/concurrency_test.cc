@@ -15,7 +15,7 @@ namespace {
 TEST(ConcurrencyTest, EightClientsMixPutGetDelete) {
   GEARKV_START_SERVER(server, {"--memory_budget=256MiB"});
   constexpr int kClients = 8;
-  constexpr int kOpsPerClient = 60;
+  constexpr int kOpsPerClient = 120;
   const uint64_t seed = TestSeed();
   SCOPED_TRACE(absl::StrCat("seed ", seed));
   const TensorShape shape{2, 2, 64, 64};

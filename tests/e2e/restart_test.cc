@@ -28,7 +28,9 @@ std::map<std::string, Stored> Fill(Client& client, int count, uint64_t seed) {
     auto got = client.Get("restart", key, WithEncoding(GetEncoding::kRaw));
     EXPECT_TRUE(got.ok()) << got.status();
     if (!got.ok()) continue;
-    if (preset == "none") EXPECT_TRUE(got->tensor.data == t.data);
+    if (preset == "none") {
+      EXPECT_TRUE(got->tensor.data == t.data);
+    }
     stored[key] = Stored{preset, std::move(got->tensor.data)};
   }
   return stored;

@@ -26,6 +26,7 @@
 #define GEARKV_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,11 +71,16 @@ struct CodecRequest {
   std::optional<uint32_t> seed;
 };
 
+// Called after each chunk of a transfer with the payload bytes moved so far and the total (for
+// progress displays). Runs on the calling thread; restarts from 0 when a call is retried.
+using ProgressCallback = std::function<void(uint64_t done, uint64_t total)>;
+
 struct PutOptions {
   CodecRequest codec;
   absl::Duration ttl = absl::ZeroDuration();  // zero = no expiry; whole seconds are sent
   bool measure_error = false;                 // ask the server for the relative error
   std::optional<absl::Duration> deadline;
+  ProgressCallback progress;
 };
 
 // What a stored block costs (wire BlockStats).
@@ -106,6 +112,7 @@ struct GetOptions {
   // decompressing; kRaw requires the stored dtype.
   std::optional<DType> out_dtype;
   std::optional<absl::Duration> deadline;
+  ProgressCallback progress;
 };
 
 struct GetResult {
