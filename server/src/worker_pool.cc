@@ -25,7 +25,7 @@ bool WorkerPool::Full() const {
 }
 
 absl::Status WorkerPool::TrySubmit(std::function<void()> task) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   if (stopping_) return absl::UnavailableError(absl::StrCat(name_, " pool is shutting down"));
   if (Full()) {
     return absl::ResourceExhaustedError(
@@ -33,16 +33,18 @@ absl::Status WorkerPool::TrySubmit(std::function<void()> task) {
                      queue_depth_, " tasks queued (the queue depth); retry later"));
   }
   queue_.push_back(std::move(task));
+  lock.unlock();
+  work_available_.notify_one();
   return absl::OkStatus();
 }
 
 bool WorkerPool::Saturated() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return stopping_ || Full();
 }
 
 size_t WorkerPool::queued() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return queue_.size();
 }
 
@@ -50,29 +52,26 @@ void WorkerPool::RunWorker() {
   for (;;) {
     std::function<void()> task;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](WorkerPool* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) {
-            return pool->stopping_ || !pool->queue_.empty();
-          },
-          this));
+      std::unique_lock lock(mu_);
+      work_available_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to run
       task = std::move(queue_.front());
       queue_.pop_front();
       ++busy_;
     }
     task();
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     --busy_;
   }
 }
 
 void WorkerPool::Shutdown() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  absl::MutexLock join_lock(&join_mu_);
+  work_available_.notify_all();
+  std::lock_guard join_lock(join_mu_);
   for (std::thread& thread : threads_) {
     if (thread.joinable()) thread.join();
   }
