@@ -35,6 +35,9 @@ import gearkv
 from gearkv import hf
 
 PRESETS = ["none", "kivi4", "kivi2", "gear4", "gear2", "gearl4", "gearl2"]
+# Two specs at about 3.5 bits/element, to compare 2-bit GEAR with KIVI at equal size: 3-bit KIVI,
+# and 2-bit GEAR with half the rank and half the outliers.
+EXTRA_SPECS = ["kivi2+bits=3", "gear2+rank=2+outlier_ratio=0.01"]
 FIXTURE_LAYERS = [0, 5, 11, 17, 23, 29]
 FIXTURE_PREFIX = "smollm2-135m_gpl3"
 
@@ -45,7 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--text", default="/usr/share/common-licenses/GPL-3")
     p.add_argument("--tokens", type=int, default=4096, help="tokens scored (a multiple of --chunk)")
     p.add_argument("--chunk", type=int, default=gearkv.CHUNK_TOKENS)
-    p.add_argument("--presets", default=",".join(PRESETS))
+    p.add_argument("--presets", default=",".join(PRESETS + EXTRA_SPECS),
+                   help="comma list of presets or preset+field=value+... specs")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--server", help="host:port of a running gearkv-server")
     mode.add_argument("--identity", action="store_true",
@@ -122,10 +126,7 @@ class ReferenceRoundTrip(ServerRoundTrip):
     def __call__(self, key: bytes, block: np.ndarray) -> np.ndarray:
         import ref_codec
 
-        name, overrides = parse_preset(self.preset)
-        if overrides:
-            raise SystemExit("--reference supports plain preset names only")
-        back, bits = ref_codec.compress_roundtrip(block, name)
+        back, bits = ref_codec.compress_roundtrip(block, self.preset)
         self.stored_bytes += bits * block.size / 8
         self.elements += block.size
         accumulate_error(self.err, back, block)

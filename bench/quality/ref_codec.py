@@ -6,7 +6,8 @@ own subspace-iteration start, so results differ from the server's slightly.
 
 Per (layer, K|V, head) matrix X [tokens, head_dim]:
   rows = channels over tokens for K, tokens over channels for V;
-  S: the k largest and k smallest entries of each row, k = round(s * row / 2), kept exactly;
+  S: the k largest and k smallest entries of each row, kept exactly, k spread over the rows so
+     that a head keeps floor(s * entries) in all;
   D: the rest quantized to `bits`, asymmetric min-max per group of G along the row, fp16 scale
      and minimum (outliers do not widen a group);
   L: rank-r approximation of X - S - D by `iters` rounds of subspace iteration, fp16 factors;
@@ -23,15 +24,35 @@ PRESETS = {  # bits, group, rank, outlier ratio (codec_spec.cc)
 }
 
 
+def spec_of(label: str) -> tuple:
+    """(bits, G, rank, s) of "gear2" or "gear2+rank=2+outlier_ratio=0.01"."""
+    name, *fields = label.split("+")
+    bits, group, rank, ratio = PRESETS[name]
+    for f in fields:
+        k, _, v = f.partition("=")
+        if k == "bits":
+            bits = int(v)
+        elif k == "group_size":
+            group = int(v)
+        elif k == "rank":
+            rank = int(v)
+        elif k == "outlier_ratio":
+            ratio = float(v)
+        else:
+            raise ValueError(f"ref_codec does not model {k!r}")
+    return bits, group, rank, ratio
+
+
 def _rows(x: np.ndarray, bits: int, group: int, ratio: float):
     """Quantizes rows (last axis) with outliers; returns (D, outlier mask, stored bits)."""
-    n = x.shape[-1]
-    k = int(round(ratio * n / 2))
-    mask = np.zeros(x.shape, dtype=bool)
-    if k > 0:
-        order = np.argsort(x, axis=-1)
-        np.put_along_axis(mask, order[..., :k], True, axis=-1)
-        np.put_along_axis(mask, order[..., n - k:], True, axis=-1)
+    n, rows = x.shape[-1], x.shape[-2]
+    # Per side, row p keeps floor((p+1) h) - floor(p h) entries, h = s n / 2, so that a head
+    # keeps floor(s n rows) in all (gear_math.h OutliersPerSide).
+    h = ratio * n / 2
+    p = np.arange(rows, dtype=np.float64)
+    k = np.minimum(np.floor((p + 1) * h) - np.floor(p * h), n // 2).astype(np.int64)[:, None]
+    rank = np.argsort(np.argsort(x, axis=-1, kind="stable"), axis=-1, kind="stable")
+    mask = (rank < k) | (rank >= n - k)
     g = min(group, n)
     if n % g:
         raise ValueError(f"row of {n} is not a multiple of the group {g} (reference limitation)")
@@ -68,7 +89,7 @@ def compress_roundtrip(block: np.ndarray, preset: str, iters: int = 3) -> tuple[
     """(X^ as block's dtype, estimated bits/element) of a [L][2][H][T][D] block."""
     if preset == "none":
         return block.copy(), 16.0
-    bits, group, rank, ratio = PRESETS[preset]
+    bits, group, rank, ratio = spec_of(preset)
     x = block.astype(np.float32)
     out = np.empty_like(x)
     stored = 0

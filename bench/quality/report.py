@@ -59,6 +59,20 @@ def _target_lines(rows: list[dict]) -> list[str]:
                 f"{k['delta_ppl_pct']:+.3f}%); at no more bits/element: "
                 f"**{'yes' if cheaper else 'NO'}** ({by['gear2']['bits_per_element']:.3f} vs "
                 f"{k['bits_per_element']:.3f})")
+    kivis = [r for r in rows if r["preset"].startswith("kivi")]
+    gears = [r for r in rows if r["preset"].startswith("gear")]
+    if kivis and gears:
+        lines.append("- At about equal size, each GEAR spec against the KIVI spec nearest in "
+                     "bits/element:")
+        for g in gears:
+            k = min(kivis, key=lambda r: abs(r["bits_per_element"] - g["bits_per_element"]))
+            lower = "GEAR" if g["delta_ppl_pct"] < k["delta_ppl_pct"] else "KIVI"
+            extra = g["bits_per_element"] / k["bits_per_element"] - 1
+            lines.append(f"  - {g['preset']} {g['bits_per_element']:.2f} b/e, "
+                         f"{g['delta_ppl_pct']:+.2f}% vs {k['preset']} "
+                         f"{k['bits_per_element']:.2f} b/e, {k['delta_ppl_pct']:+.2f}%: lower "
+                         f"Δppl {lower}, GEAR size {extra:+.0%}")
+    lines.append("- Why, and what would change it: [README.md](README.md#findings).")
     return lines
 
 
@@ -119,26 +133,36 @@ def plot(result: dict, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     rows = result["rows"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(7.0, 4.4), dpi=120)
+    colors = {"kivi": "tab:blue", "gear": "tab:red", "gearl": "tab:brown", "none": "tab:gray"}
     for r in rows:
-        family = "gear" if r["preset"].startswith("gear") else r["preset"].rstrip("0123456789")
-        marker = {"gear": "o", "kivi": "s"}.get(family, "^")
-        ax.scatter(r["bits_per_element"], r["delta_ppl_pct"], marker=marker, s=40, zorder=3)
+        family = r["preset"].split("+")[0].rstrip("0123456789")
+        marker = "s" if family == "kivi" else "^" if family == "none" else "o"
+        ax.scatter(r["bits_per_element"], r["delta_ppl_pct"], marker=marker, s=42, zorder=3,
+                   color=colors.get(family, "tab:purple"))
         ax.annotate(r["preset"], (r["bits_per_element"], r["delta_ppl_pct"]),
-                    textcoords="offset points", xytext=(5, 4), fontsize=9)
+                    textcoords="offset points", xytext=(6, 3), fontsize=8)
     ax.axhline(1.0, color="tab:green", ls="--", lw=0.8, label="gear4 target (1%)")
     ax.axhline(10.0, color="tab:orange", ls="--", lw=0.8, label="gear2 target (10%)")
     ax.axhline(0.0, color="gray", lw=0.5)
-    ax.set_xlabel("bits per element (stored, incl. metadata)")
-    ax.set_ylabel("Δ perplexity vs baseline (%)")
-    if any(r["delta_ppl_pct"] > 20 for r in rows):
-        ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_title(f"SmolLM2-135M, {result['meta']['tokens']} tokens of GPL-3, "
+    top = max([r["delta_ppl_pct"] for r in rows] + [10.0])
+    if top > 20:
+        ax.set_yscale("symlog", linthresh=1.0, linscale=0.6)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_ylim(-0.3, top * 1.8)
+    else:
+        ax.set_ylim(-0.3, top * 1.15)
+    ax.set_xlim(0, max(r["bits_per_element"] for r in rows) + 1.5)
+    ax.set_xlabel("bits per element (stored, metadata included; fp16 = 16)")
+    ax.set_ylabel("Δ perplexity vs baseline (%, symlog)" if top > 20 else
+                  "Δ perplexity vs baseline (%)")
+    ax.set_title(f"SmolLM2-135M through gearkv: {result['meta']['tokens']} tokens of GPL-3, "
                  f"{result['meta']['chunk']}-token chunks", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
