@@ -7,42 +7,13 @@ absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-v1::DType DTypeToWire(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat16:
-      return v1::DTYPE_FLOAT16;
-    case DType::kBFloat16:
-      return v1::DTYPE_BFLOAT16;
-    case DType::kFloat32:
-      return v1::DTYPE_FLOAT32;
-  }
-  return v1::DTYPE_UNSPECIFIED;
-}
-
 absl::StatusOr<DType> DTypeFromWire(int wire) {
-  switch (wire) {
-    case v1::DTYPE_FLOAT16:
-      return DType::kFloat16;
-    case v1::DTYPE_BFLOAT16:
-      return DType::kBFloat16;
-    case v1::DTYPE_FLOAT32:
-      return DType::kFloat32;
-    default:
-      return absl::InternalError("server answered with an unknown dtype " + std::to_string(wire));
+  auto dtype = wire::DTypeFromWire(wire);
+  if (!dtype.ok()) {
+    return absl::InternalError("the server answered with a bad dtype: " +
+                               std::string(dtype.status().message()));
   }
-}
-
-v1::TensorShape ShapeToWire(const TensorShape& shape) {
-  v1::TensorShape wire;
-  wire.set_layers(shape.layers);
-  wire.set_kv_heads(shape.kv_heads);
-  wire.set_tokens(shape.tokens);
-  wire.set_head_dim(shape.head_dim);
-  return wire;
-}
-
-TensorShape ShapeFromWire(const v1::TensorShape& wire) {
-  return TensorShape{wire.layers(), wire.kv_heads(), wire.tokens(), wire.head_dim()};
+  return dtype;
 }
 
 void CodecRequestToWire(const CodecRequest& request, v1::CodecSpec* wire) {

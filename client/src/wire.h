@@ -8,17 +8,18 @@
 #include "absl/status/statusor.h"
 #include "gearkv/client.h"
 #include "gearkv/v1/kv_cache.pb.h"
+#include "gearkv/wire.h"
 #include "grpcpp/support/status.h"
 
 namespace gearkv::client_internal {
 
 absl::Status FromGrpc(const grpc::Status& status);
 
-v1::DType DTypeToWire(DType dtype);
-// INTERNAL when the server sent a dtype outside the enum.
+using wire::DTypeToWire;
+using wire::ShapeFromWire;
+using wire::ShapeToWire;
+// As wire::DTypeFromWire, but INTERNAL: a bad dtype here is the server's fault.
 absl::StatusOr<DType> DTypeFromWire(int wire);
-v1::TensorShape ShapeToWire(const TensorShape& shape);
-TensorShape ShapeFromWire(const v1::TensorShape& wire);
 
 void CodecRequestToWire(const CodecRequest& request, v1::CodecSpec* wire);
 // A resolved wire spec (every field set) as a CodecSpec; preset "none" means Method::kNone.

@@ -13,6 +13,7 @@
 #include "gearkv/codec.h"
 #include "gearkv/tensor.h"
 #include "gearkv/v1/kv_cache.pb.h"
+#include "gearkv/wire.h"
 
 namespace gearkv::server {
 
@@ -29,13 +30,11 @@ absl::Status ValidateBlockKey(std::string_view ns, std::string_view key);
 // For messages: `namespace "m" key "abc"` (non-printable keys in hex, long ones shortened).
 std::string DescribeKey(std::string_view ns, std::string_view key);
 
-// INVALID_ARGUMENT for DTYPE_UNSPECIFIED or a value outside the enum.
-absl::StatusOr<DType> DTypeFromWire(int wire);
-v1::DType DTypeToWire(DType dtype);
-
-// The shape as is (ValidateShape checks it).
-TensorShape ShapeFromWire(const v1::TensorShape& wire);
-v1::TensorShape ShapeToWire(const TensorShape& shape);
+// DType and shape conversions are shared with the clients (gearkv/wire.h).
+using wire::DTypeFromWire;
+using wire::DTypeToWire;
+using wire::ShapeFromWire;
+using wire::ShapeToWire;
 
 // BlockStats of a block of `block_bytes` holding a tensor of `raw_bytes` / `elements`.
 v1::BlockStats MakeBlockStats(uint64_t raw_bytes, uint64_t block_bytes, uint64_t elements);
