@@ -114,9 +114,9 @@ absl::StatusOr<Block> CudaCodec::Compress(const TensorView& tensor, const CodecS
     const void* in = tensor.data;
     if (!on_device || !Aligned16(in)) {
       GEARKV_RETURN_IF_ERROR((*w)->tensor.Reserve(g.info.raw_bytes));
-      GEARKV_RETURN_IF_ERROR(CudaStatus(cudaMemcpyAsync((*w)->tensor.data(), in, g.info.raw_bytes,
-                                                        cudaMemcpyDefault, stream),
-                                        "copying the tensor to the device"));
+      GEARKV_RETURN_IF_ERROR(CudaStatus(
+          cudaMemcpyAsync((*w)->tensor.data(), in, g.info.raw_bytes, cudaMemcpyDefault, stream),
+          "copying the tensor to the device"));
       in = (*w)->tensor.data();
     }
     GEARKV_RETURN_IF_ERROR((*w)->block.Reserve(g.info.block_bytes));
@@ -143,9 +143,9 @@ absl::StatusOr<Block> CudaCodec::Compress(const TensorView& tensor, const CodecS
     GEARKV_RETURN_IF_ERROR(Decompress(block.bytes, view, {}));
     if (on_device) {
       std::string host(g.info.raw_bytes, '\0');
-      GEARKV_RETURN_IF_ERROR(CudaStatus(
-          cudaMemcpy(host.data(), tensor.data, g.info.raw_bytes, cudaMemcpyDefault),
-          "copying the tensor to the host"));
+      GEARKV_RETURN_IF_ERROR(
+          CudaStatus(cudaMemcpy(host.data(), tensor.data, g.info.raw_bytes, cudaMemcpyDefault),
+                     "copying the tensor to the host"));
       GEARKV_ASSIGN_OR_RETURN(st.relative_error,
                               RelativeError(view, TensorView{s, tensor.dtype, host.data()}));
     } else {
@@ -157,17 +157,8 @@ absl::StatusOr<Block> CudaCodec::Compress(const TensorView& tensor, const CodecS
 
 absl::Status CudaCodec::Decompress(std::string_view block, const MutableTensorView& out,
                                    const DecompressOptions& options) const {
-  GEARKV_ASSIGN_OR_RETURN(ParsedBlock parsed, ParseBlock(block));
+  GEARKV_ASSIGN_OR_RETURN(ParsedBlock parsed, ParseBlockForOutput(block, out));
   const BlockGeometry& g = parsed.geometry;
-  if (out.shape != g.info.shape) {
-    return absl::InvalidArgumentError(absl::StrCat("output shape ", out.shape.DebugString(),
-                                                   " differs from the block's ",
-                                                   g.info.shape.DebugString()));
-  }
-  if (out.data == nullptr) return absl::InvalidArgumentError("output data pointer is null");
-  if (!IsValidDType(static_cast<uint8_t>(out.dtype))) {
-    return absl::InvalidArgumentError("output dtype is invalid");
-  }
   const bool on_device = IsDevicePointer(out.data);
   if (!on_device && g.info.spec.method == Method::kNone) {
     return cpu_.Decompress(block, out, options);
@@ -177,10 +168,10 @@ absl::Status CudaCodec::Decompress(std::string_view block, const MutableTensorVi
   const cudaStream_t stream = (*w)->stream;
   GEARKV_RETURN_IF_ERROR((*w)->block.Reserve(g.info.block_bytes));
   char* d_block = static_cast<char*>((*w)->block.data());
-  GEARKV_RETURN_IF_ERROR(CudaStatus(
-      cudaMemcpyAsync(d_block + g.data_offset, block.data() + g.data_offset,
-                      g.checksum_offset - g.data_offset, cudaMemcpyHostToDevice, stream),
-      "copying the block to the device"));
+  GEARKV_RETURN_IF_ERROR(
+      CudaStatus(cudaMemcpyAsync(d_block + g.data_offset, block.data() + g.data_offset,
+                                 g.checksum_offset - g.data_offset, cudaMemcpyHostToDevice, stream),
+                 "copying the block to the device"));
   const uint64_t out_bytes = out.SizeBytes();
   void* d_out = out.data;
   if (!on_device || !Aligned16(d_out)) {
@@ -189,9 +180,9 @@ absl::Status CudaCodec::Decompress(std::string_view block, const MutableTensorVi
   }
   GEARKV_RETURN_IF_ERROR((*w)->gear->EnqueueDecompress(g, d_block, d_out, out.dtype, stream));
   if (d_out != out.data) {
-    GEARKV_RETURN_IF_ERROR(CudaStatus(
-        cudaMemcpyAsync(out.data, d_out, out_bytes, cudaMemcpyDefault, stream),
-        "copying the tensor to the host"));
+    GEARKV_RETURN_IF_ERROR(
+        CudaStatus(cudaMemcpyAsync(out.data, d_out, out_bytes, cudaMemcpyDefault, stream),
+                   "copying the tensor to the host"));
   }
   return (*w)->gear->Finish(stream);
 }
@@ -215,7 +206,8 @@ absl::StatusOr<std::unique_ptr<Codec>> MakeCudaCodec() {
     cudaDeviceProp prop;
     const bool named = cudaGetDeviceProperties(&prop, kDevice) == cudaSuccess;
     return absl::UnavailableError(absl::StrCat(
-        "CUDA device 0", named ? absl::StrCat(" (", prop.name, ", sm_", prop.major, prop.minor, ")") : "",
+        "CUDA device 0",
+        named ? absl::StrCat(" (", prop.name, ", sm_", prop.major, prop.minor, ")") : "",
         " cannot run this build's kernels: ", cudaGetErrorName(image),
         "; rebuild with CMAKE_CUDA_ARCHITECTURES including it"));
   }

@@ -186,6 +186,22 @@ absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes) {
   return ParsedBlock{g, bytes};
 }
 
+absl::StatusOr<ParsedBlock> ParseBlockForOutput(std::string_view bytes,
+                                                const MutableTensorView& out) {
+  GEARKV_ASSIGN_OR_RETURN(ParsedBlock parsed, ParseBlock(bytes));
+  const TensorShape& shape = parsed.geometry.info.shape;
+  if (out.shape != shape) {
+    return absl::InvalidArgumentError(absl::StrCat("output shape ", out.shape.DebugString(),
+                                                   " differs from the block's ",
+                                                   shape.DebugString()));
+  }
+  if (out.data == nullptr) return absl::InvalidArgumentError("output data pointer is null");
+  if (!IsValidDType(static_cast<uint8_t>(out.dtype))) {
+    return absl::InvalidArgumentError("output dtype is invalid");
+  }
+  return parsed;
+}
+
 }  // namespace gearkv::internal
 
 namespace gearkv {

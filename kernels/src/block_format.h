@@ -57,6 +57,11 @@ struct ParsedBlock {
 
 absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes);
 
+// ParseBlock, then checks that `out` can receive the block: same shape, a valid dtype, a data
+// pointer (INVALID_ARGUMENT naming the problem). What every backend's Decompress starts with.
+absl::StatusOr<ParsedBlock> ParseBlockForOutput(std::string_view bytes,
+                                                const MutableTensorView& out);
+
 }  // namespace gearkv::internal
 
 #endif  // GEARKV_KERNELS_BLOCK_FORMAT_H_

@@ -98,17 +98,9 @@ absl::StatusOr<Block> CpuCodec::Compress(const TensorView& tensor, const CodecSp
 
 absl::Status CpuCodec::Decompress(std::string_view block, const MutableTensorView& out,
                                   const DecompressOptions& options) const {
-  GEARKV_ASSIGN_OR_RETURN(ParsedBlock parsed, ParseBlock(block));
+  GEARKV_ASSIGN_OR_RETURN(ParsedBlock parsed, ParseBlockForOutput(block, out));
   const BlockGeometry& g = parsed.geometry;
   const TensorShape& s = g.info.shape;
-  if (out.shape != s) {
-    return absl::InvalidArgumentError(absl::StrCat("output shape ", out.shape.DebugString(),
-                                                   " differs from the block's ", s.DebugString()));
-  }
-  if (out.data == nullptr) return absl::InvalidArgumentError("output data pointer is null");
-  if (!IsValidDType(static_cast<uint8_t>(out.dtype))) {
-    return absl::InvalidArgumentError("output dtype is invalid");
-  }
   const size_t out_esize = DTypeSize(out.dtype);
   char* dst = static_cast<char*>(out.data);
   if (g.info.spec.method == Method::kNone) {
