@@ -339,7 +339,7 @@ def main(argv=None) -> int:
             "layers": model.config.num_hidden_layers,
             "kv_heads": model.config.num_key_value_heads,
             "head_dim": model.config.hidden_size // model.config.num_attention_heads,
-            "mode": ("server " + args.server if client else
+            "mode": ("gearkv-server over gRPC (Python client)" if client else
                      "reference numpy model, no server" if args.reference else
                      "identity (no server)"),
             "server_backend": client.stats()["backend"] if client else None,
