@@ -29,6 +29,25 @@ def spec_of(label: str) -> tuple | None:
     return bits, group, rank, ratio
 
 
+def short_label(label: str) -> str:
+    """"kivi2+bits=3" -> "kivi3", "gear2+rank=2+outlier_ratio=0.01" -> "gear2 r2 s1%"."""
+    name, *fields = label.split("+")
+    parts = []
+    for f in fields:
+        k, _, v = f.partition("=")
+        if k == "bits":
+            name = name.rstrip("0123456789") + v
+        elif k == "rank":
+            parts.append(f"r{v}")
+        elif k == "outlier_ratio":
+            parts.append(f"s{float(v) * 100:g}%")
+        elif k == "group_size":
+            parts.append(f"G{v}")
+        else:
+            parts.append(f)
+    return " ".join([name, *parts])
+
+
 def bit_budget(label: str, tokens: int, head_dim: int) -> dict | None:
     """Where the bits of one element go, from the spec (codec.h): the quantized value, an fp16
     scale and minimum per group of G, outliers as fp16 value + 16-bit offset, and rank-r fp16
@@ -143,8 +162,10 @@ def plot(result: dict, path: str) -> None:
         marker = "s" if family == "kivi" else "^" if family == "none" else "o"
         ax.scatter(r["bits_per_element"], r["delta_ppl_pct"], marker=marker, s=42, zorder=3,
                    color=colors.get(family, "tab:purple"))
-        ax.annotate(r["preset"], (r["bits_per_element"], r["delta_ppl_pct"]),
-                    textcoords="offset points", xytext=(6, 3), fontsize=8)
+        left = "+" in r["preset"]  # keeps the extra specs' labels off the presets' ones
+        ax.annotate(short_label(r["preset"]), (r["bits_per_element"], r["delta_ppl_pct"]),
+                    textcoords="offset points", xytext=(-6 if left else 6, -3 if left else 3),
+                    ha="right" if left else "left", fontsize=8)
     ax.axhline(1.0, color="tab:green", ls="--", lw=0.8, label="gear4 target (1%)")
     ax.axhline(10.0, color="tab:orange", ls="--", lw=0.8, label="gear2 target (10%)")
     ax.axhline(0.0, color="gray", lw=0.5)
