@@ -60,10 +60,8 @@ absl::Status RunStats(const GlobalFlags& global, bool json) {
   GEARKV_ASSIGN_OR_RETURN(auto client, MakeClient(global));
   GEARKV_ASSIGN_OR_RETURN(ServerStats stats, client->Stats(MakeCallOptions(global)));
   if (json) {
-    nlohmann::json j = {{"backend", stats.backend},
-                        {"version", stats.version},
-                        {"raw_bytes_stored", stats.raw_bytes_stored},
-                        {"tiers", nlohmann::json::array()}};
+    nlohmann::json j = {
+        {"backend", stats.backend}, {"version", stats.version}, {"tiers", nlohmann::json::array()}};
     for (const auto& t : stats.tiers) {
       j["tiers"].push_back({{"tier", t.tier},
                             {"blocks", t.blocks},
@@ -77,8 +75,7 @@ absl::Status RunStats(const GlobalFlags& global, bool json) {
     std::cout << j.dump(2) << "\n";
     return absl::OkStatus();
   }
-  std::cout << absl::StrFormat("gearkv %s, backend %s, raw bytes stored %s\n", Sv(stats.version),
-                               Sv(stats.backend), Sv(FormatBytes(stats.raw_bytes_stored)));
+  std::cout << absl::StrFormat("gearkv %s, backend %s\n", Sv(stats.version), Sv(stats.backend));
   std::cout << absl::StrFormat("%-8s %10s %12s %12s %10s %10s %10s %10s\n", "tier", "blocks",
                                "bytes", "capacity", "hits", "misses", "evictions", "expired");
   for (const auto& t : stats.tiers) {

@@ -289,7 +289,6 @@ absl::StatusOr<ServerStats> GrpcClient::Stats(const CallOptions& options) {
         ServerStats stats;
         stats.backend = response.backend();
         stats.version = response.version();
-        stats.raw_bytes_stored = response.raw_bytes_stored();
         for (const v1::TierStats& t : response.tiers()) {
           stats.tiers.push_back({t.tier(), t.blocks(), t.bytes(), t.capacity_bytes(), t.hits(),
                                  t.misses(), t.evictions(), t.expirations()});

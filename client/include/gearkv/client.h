@@ -147,7 +147,6 @@ struct ServerStats {
   std::vector<ServerTierStats> tiers;
   std::string backend;
   std::string version;
-  uint64_t raw_bytes_stored = 0;
 };
 
 // grpc.health.v1 serving status.

@@ -241,13 +241,12 @@ class Client:
         return resp.deleted
 
     def stats(self, *, timeout: float | None = ...) -> dict:
-        """The server's Stats as a dict: backend, version, raw_bytes_stored, tiers[...]."""
+        """The server's Stats as a dict: backend, version, tiers[...]."""
         resp = self._call("Stats", lambda t: self._stub.Stats(pb.StatsRequest(), timeout=t,
                                                               metadata=self._metadata), timeout)
         tiers = [{f.name: getattr(t, f.name) for f in pb.TierStats.DESCRIPTOR.fields}
                  for t in resp.tiers]
-        return {"backend": resp.backend, "version": resp.version,
-                "raw_bytes_stored": resp.raw_bytes_stored, "tiers": tiers}
+        return {"backend": resp.backend, "version": resp.version, "tiers": tiers}
 
     def health(self, service: str = "", *, timeout: float | None = ...) -> str:
         """grpc.health.v1 status: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN" or "UNKNOWN"."""
