@@ -30,4 +30,15 @@ function(gearkv_test name)
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
                        PROPERTIES LABELS "${ARG_LABELS}"
                        WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  list(LENGTH ARG_LABELS label_count)
+  if(label_count GREATER 1)
+    # gtest_discover_tests flattens a list in PROPERTIES ("unit;tsan" makes a property named
+    # tsan), so set the labels once the tests are discovered.
+    set(label_file ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
+    file(WRITE ${label_file} "foreach(test IN LISTS ${name}_TESTS)
+  set_tests_properties(\"\${test}\" PROPERTIES LABELS \"${ARG_LABELS}\")
+endforeach()
+")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${label_file})
+  endif()
 endfunction()
