@@ -76,8 +76,8 @@ void BM_Decompress(benchmark::State& state, const char* preset) {
 }
 
 BENCHMARK(BM_Memcpy)->UseRealTime();
-#define GEARKV_CODEC_BENCH(preset)                                                        \
-  BENCHMARK_CAPTURE(BM_Compress, preset, #preset)->Arg(1)->Arg(2)->UseRealTime();         \
+#define GEARKV_CODEC_BENCH(preset)                                                \
+  BENCHMARK_CAPTURE(BM_Compress, preset, #preset)->Arg(1)->Arg(2)->UseRealTime(); \
   BENCHMARK_CAPTURE(BM_Decompress, preset, #preset)->Arg(1)->Arg(2)->UseRealTime()
 GEARKV_CODEC_BENCH(none);
 GEARKV_CODEC_BENCH(kivi4);

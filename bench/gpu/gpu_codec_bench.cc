@@ -74,7 +74,8 @@ Options ParseOptions(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const size_t eq = arg.find('=');
-    const std::string key = arg.substr(0, eq), value = eq == std::string::npos ? "" : arg.substr(eq + 1);
+    const std::string key = arg.substr(0, eq),
+                      value = eq == std::string::npos ? "" : arg.substr(eq + 1);
     if (key == "--out_dir") {
       o.out_dir = value;
     } else if (key == "--iters") {
@@ -133,8 +134,8 @@ int Main(int argc, char** argv) {
   std::cout << "device: " << prop.name << " (sm_" << prop.major << prop.minor << ", "
             << prop.multiProcessorCount << " SMs, " << (prop.totalGlobalMem >> 30)
             << " GiB), runtime " << runtime << ", driver " << driver << "\n";
-  std::cout << "block: " << o.shape.DebugString() << " fp16, "
-            << (o.shape.NumElements() * 2 >> 20) << " MiB; " << o.iters << " iterations\n";
+  std::cout << "block: " << o.shape.DebugString() << " fp16, " << (o.shape.NumElements() * 2 >> 20)
+            << " MiB; " << o.iters << " iterations\n";
 
   auto gear_or = DeviceGear::Create(device);
   Check(gear_or.status(), "DeviceGear");
@@ -232,20 +233,20 @@ int Main(int argc, char** argv) {
   md << "# gearkv GPU codec benchmark, " << UtcDate() << "\n\n"
      << "Device: " << prop.name << " (sm_" << prop.major << prop.minor << ", "
      << prop.multiProcessorCount << " SMs), CUDA runtime " << runtime << ", driver " << driver
-     << ".\nBlock: " << o.shape.DebugString() << " fp16 = " << (raw >> 20) << " MiB; "
-     << o.iters << " back-to-back calls per figure, CUDA events.\n"
+     << ".\nBlock: " << o.shape.DebugString() << " fp16 = " << (raw >> 20) << " MiB; " << o.iters
+     << " back-to-back calls per figure, CUDA events.\n"
      << "GB/s = fp16 input bytes / time (1 GB = 1e9 bytes). Kernels: device-resident tensor and "
         "block. E2E: Codec API on host memory (PCIe, header, checksum).\n\n"
-     << "device-to-device cudaMemcpy of the same bytes: " << copy_gbps << " GB/s ("
-     << copy_us << " us; reads and writes them)\n\n"
+     << "device-to-device cudaMemcpy of the same bytes: " << copy_gbps << " GB/s (" << copy_us
+     << " us; reads and writes them)\n\n"
      << "| preset | compress GB/s | decompress GB/s | compress us | decompress us | "
         "ratio | bits/elem | rel. error | E2E compress GB/s | E2E decompress GB/s |\n"
      << "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const Row& r : rows) {
     md << "| " << r.name << " | " << r.compress_gbps << " | " << r.decompress_gbps << " | "
        << r.compress_us << " | " << r.decompress_us << " | " << r.ratio << " | "
-       << r.bits_per_element << " | " << r.relative_error << " | " << r.e2e_compress_gbps
-       << " | " << r.e2e_decompress_gbps << " |\n";
+       << r.bits_per_element << " | " << r.relative_error << " | " << r.e2e_compress_gbps << " | "
+       << r.e2e_decompress_gbps << " |\n";
   }
   md << "\nTargets on an H200: gear4 compress >= 1000 GB/s, gear4 decompress >= 2000 GB/s, "
         "kivi4 compress >= 2000 GB/s.\n";

@@ -76,8 +76,12 @@ __device__ inline void ZeroPadding(const HeadLayout& l, char* out) {
       l.u_offset + uint64_t{l.tokens} * l.rank * 2,
       l.vt_offset + uint64_t{l.rank} * l.head_dim * 2,
   };
-  const uint64_t next[7] = {l.scales_offset,          l.zeros_offset, l.outlier_offsets_offset,
-                            l.outlier_values_offset,  l.u_offset,     l.vt_offset,
+  const uint64_t next[7] = {l.scales_offset,
+                            l.zeros_offset,
+                            l.outlier_offsets_offset,
+                            l.outlier_values_offset,
+                            l.u_offset,
+                            l.vt_offset,
                             l.head_bytes};
   const uint32_t a = threadIdx.x / kArrayAlignment, byte = threadIdx.x % kArrayAlignment;
   if (a < 7 && ends[a] + byte < next[a]) out[ends[a] + byte] = 0;
@@ -92,7 +96,7 @@ __device__ inline void WriteGroupParams(const HeadLayout& l, const float* x, uin
   const uint32_t per_row = CeilDiv(D, G);  // value groups per token
   for (uint64_t g = threadIdx.x; g < l.groups; g += kCompressThreads) {
     float mn = __int_as_float(0x7f800000), mx = -mn;  // +inf, -inf
-    if (l.kind == Kind::kKeys) {  // channel d over tokens [t0, t1)
+    if (l.kind == Kind::kKeys) {                      // channel d over tokens [t0, t1)
       const uint32_t tg = static_cast<uint32_t>(g / D), d = static_cast<uint32_t>(g % D);
       const uint32_t t0 = tg * G, t1 = min(T, t0 + G);
       for (uint32_t t = t0; t < t1; ++t) {
@@ -156,9 +160,8 @@ __device__ __forceinline__ void StoreOctet(uint8_t* p, W w) {
 // Quantizes the head in x with the group parameters already in the block, writes the packed
 // codes, and leaves the residual x - D(x) in x (0 at outliers), like cpu/quantize.cc.
 template <int kBits>
-__device__ inline void QuantizeRows(const HeadLayout& l, FastDiv16 group_div, float* x,
-                                    uint32_t ld, const uint16_t* scales, const uint16_t* zeros,
-                                    uint8_t* codes) {
+__device__ inline void QuantizeRows(const HeadLayout& l, FastDiv16 group_div, float* x, uint32_t ld,
+                                    const uint16_t* scales, const uint16_t* zeros, uint8_t* codes) {
   constexpr float kMaxCode = static_cast<float>((1u << kBits) - 1u);
   const uint32_t T = l.tokens, D = l.head_dim, lane = LaneId();
   const uint32_t per_row = CeilDiv(D, l.group_size);
@@ -218,7 +221,8 @@ __global__ void __launch_bounds__(kCompressThreads, 1)
     const void* in = static_cast<const char*>(a.in) + h * head_elems * esize;
 
     if (__syncthreads_or(LoadHead(in, a.dtype, T, D, x, ld))) {
-      if (threadIdx.x == 0) atomicMin(&a.status->first_bad_head, static_cast<unsigned long long>(h));
+      if (threadIdx.x == 0)
+        atomicMin(&a.status->first_bad_head, static_cast<unsigned long long>(h));
       continue;  // every thread passed the barrier: x is free again
     }
     ZeroPadding(l, out);
@@ -233,8 +237,8 @@ __global__ void __launch_bounds__(kCompressThreads, 1)
           SelectPoolOutliers(PoolChunks<Kind::kKeys>{x, ld, T, D, p}, k, b, in, a.dtype, offsets,
                              values, a.status);
         } else {
-          SelectPoolOutliers(PoolChunks<Kind::kValues>{x, ld, T, D, p}, k, b, in, a.dtype,
-                             offsets, values, a.status);
+          SelectPoolOutliers(PoolChunks<Kind::kValues>{x, ld, T, D, p}, k, b, in, a.dtype, offsets,
+                             values, a.status);
         }
       }
       __syncthreads();
@@ -262,9 +266,9 @@ template <int kBits>
 cudaError_t LaunchCompressHeads(const CompressArgs& a, cudaStream_t stream) {
   const size_t shared = a.ws_in_shared ? a.ws.bytes : 0;
   if (shared > 48 * 1024) {
-    const cudaError_t err = cudaFuncSetAttribute(
-        CompressHeadsKernel<kBits>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-        static_cast<int>(shared));
+    const cudaError_t err =
+        cudaFuncSetAttribute(CompressHeadsKernel<kBits>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
     if (err != cudaSuccess) return err;
   }
   CompressHeadsKernel<kBits><<<a.grid, kCompressThreads, shared, stream>>>(a);

@@ -13,6 +13,8 @@
 //   - compression and decompression on the GPU are deterministic, also under concurrent calls.
 // Host tests (no device needed) cover the shared helpers: FastDiv16, the outlier prefix counts,
 // the workspace layout, and the "no device" fallback of MakeCodec.
+#include "cuda_codec.h"
+
 #include <cuda_runtime_api.h>
 
 #include <cmath>
@@ -24,7 +26,6 @@
 #include <vector>
 
 #include "block_format.h"
-#include "cuda_codec.h"
 #include "device_gear.h"
 #include "gear_launch.h"
 #include "gearkv/codec.h"
@@ -236,12 +237,12 @@ TEST_F(CudaCodecTest, EveryPresetAndDtypeCrossDecodes) {
 
 TEST_F(CudaCodecTest, OddShapesBitWidthsAndGroupSizes) {
   const TensorShape shapes[] = {
-      {1, 1, 1, 64},    // one token
-      {1, 2, 65, 128},  // one token past a group
-      {1, 1, 37, 256},  // partial value pools and groups
-      {3, 1, 9, 8},     // head_dim 8
-      {1, 2, 256, 128}, // the benchmark's head
-      {1, 1, 40, 40},   // head_dim not a multiple of 32
+      {1, 1, 1, 64},     // one token
+      {1, 2, 65, 128},   // one token past a group
+      {1, 1, 37, 256},   // partial value pools and groups
+      {3, 1, 9, 8},      // head_dim 8
+      {1, 2, 256, 128},  // the benchmark's head
+      {1, 1, 40, 40},    // head_dim not a multiple of 32
   };
   uint64_t seed = 70;
   for (const TensorShape& shape : shapes) {
@@ -311,8 +312,8 @@ TEST_F(CudaCodecTest, TiesAndLargeOutlierRatios) {
 TEST_F(CudaCodecTest, OutliersAreKeptExactly) {
   OwnedTensor in = RandomKv({1, 1, 64, 64}, DType::kFloat16, 5);
   auto* h = reinterpret_cast<uint16_t*>(in.bytes.data());
-  h[10 * 64 + 7] = 0x64d2;             // 1234.0
-  h[64 * 64 + 20 * 64 + 9] = 0xe212;   // -777.0
+  h[10 * 64 + 7] = 0x64d2;            // 1234.0
+  h[64 * 64 + 20 * 64 + 9] = 0xe212;  // -777.0
   const Block block = CompressOk(*gpu_, in, *PresetSpec("gear2"));
   for (Codec* codec : {gpu_.get(), cpu_.get()}) {
     const OwnedTensor out = DecompressOk(*codec, block.bytes, in.shape, DType::kFloat16);
@@ -383,8 +384,7 @@ TEST_F(CudaCodecTest, RejectsAForgedOutlierOffset) {
   EXPECT_EQ(cpu_->Decompress(block.bytes, out.mutable_view()).code(),
             absl::StatusCode::kInvalidArgument);
   block.bytes[g.data_offset] ^= 1;  // checksum mismatch
-  EXPECT_EQ(gpu_->Decompress(block.bytes, out.mutable_view()).code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(gpu_->Decompress(block.bytes, out.mutable_view()).code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(CudaCodecTest, DeviceMemoryInAndOut) {

@@ -16,7 +16,7 @@ __global__ void ConvertKernel(const void* in, ElemType in_type, void* out, ElemT
 
 }  // namespace
 
-#define GEARKV_INSTANTIATE_DECOMPRESS(bits)                                                 \
+#define GEARKV_INSTANTIATE_DECOMPRESS(bits)                                                \
   template cudaError_t LaunchDecompressHeads<bits, ElemType::kF16>(const DecompressArgs&,  \
                                                                    cudaStream_t);          \
   template cudaError_t LaunchDecompressHeads<bits, ElemType::kBF16>(const DecompressArgs&, \

@@ -46,8 +46,8 @@ __device__ __forceinline__ void StoreOctet(void* out, uint64_t i, const float (&
     uint32_t w[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      const uint32_t lo = kOut == ElemType::kF16 ? FloatToHalfBits(v[2 * j])
-                                                 : FloatToBFloat16Bits(v[2 * j]);
+      const uint32_t lo =
+          kOut == ElemType::kF16 ? FloatToHalfBits(v[2 * j]) : FloatToBFloat16Bits(v[2 * j]);
       const uint32_t hi = kOut == ElemType::kF16 ? FloatToHalfBits(v[2 * j + 1])
                                                  : FloatToBFloat16Bits(v[2 * j + 1]);
       w[j] = lo | hi << 16;
@@ -71,8 +71,8 @@ __global__ void __launch_bounds__(kDecompressThreads)
     const uint32_t r = l.rank;
     const char* in = a.block + a.g.HeadOffset(h);
     void* out = static_cast<char*>(a.out) + h * head_elems * ElemBytes(kOut);
-    float* vt = a.vt_in_shared ? reinterpret_cast<float*>(smem)
-                               : a.scratch + uint64_t{blockIdx.x} * r * D;
+    float* vt =
+        a.vt_in_shared ? reinterpret_cast<float*>(smem) : a.scratch + uint64_t{blockIdx.x} * r * D;
 
     const auto* vt_h = reinterpret_cast<const uint16_t*>(in + l.vt_offset);
     for (uint32_t i = threadIdx.x; i < r * D; i += kDecompressThreads) {
@@ -159,7 +159,8 @@ __global__ void __launch_bounds__(kDecompressThreads)
             atomicOr(&a.status->malformed, 1u);
             continue;
           }
-          const uint64_t el = keys ? uint64_t{off} * D + p : uint64_t{p} * kValuePoolTokens * D + off;
+          const uint64_t el =
+              keys ? uint64_t{off} * D + p : uint64_t{p} * kValuePoolTokens * D + off;
           if (a.block_dtype == kOut) {  // exact bits
             if constexpr (kOut == ElemType::kF32) {
               static_cast<uint32_t*>(out)[el] = reinterpret_cast<const uint32_t*>(values)[b + i];
@@ -178,8 +179,7 @@ __global__ void __launch_bounds__(kDecompressThreads)
 
 template <int kBits, ElemType kOut>
 cudaError_t LaunchDecompressHeads(const DecompressArgs& a, cudaStream_t stream) {
-  const size_t shared =
-      a.vt_in_shared ? sizeof(float) * a.g.layout[0].rank * a.g.head_dim : 0;
+  const size_t shared = a.vt_in_shared ? sizeof(float) * a.g.layout[0].rank * a.g.head_dim : 0;
   DecompressHeadsKernel<kBits, kOut><<<a.grid, kDecompressThreads, shared, stream>>>(a);
   return cudaGetLastError();
 }

@@ -36,9 +36,9 @@ ElemType ToElemType(DType t) { return static_cast<ElemType>(static_cast<uint8_t>
 
 absl::Status CudaStatus(cudaError_t err, std::string_view what) {
   if (err == cudaSuccess) return absl::OkStatus();
-  const std::string message = absl::StrCat("CUDA backend: ", std::string(what), " failed: ",
-                                           cudaGetErrorName(err), " (", cudaGetErrorString(err),
-                                           ")");
+  const std::string message =
+      absl::StrCat("CUDA backend: ", std::string(what), " failed: ", cudaGetErrorName(err), " (",
+                   cudaGetErrorString(err), ")");
   if (err == cudaErrorMemoryAllocation) return absl::ResourceExhaustedError(message);
   return absl::InternalError(message);
 }
@@ -73,10 +73,10 @@ absl::Status DeviceBuffer::Reserve(size_t bytes) {
 std::vector<uint32_t> OutlierPoolBases(const HeadLayout& l) {
   std::vector<uint32_t> bases(l.pools + 1, 0);
   for (uint32_t p = 0; p < l.pools; ++p) {
-    const uint32_t k = l.outlier_ratio > 0
-                           ? OutliersPerSide(l.outlier_ratio,
-                                             PoolSize(l.kind, l.tokens, l.head_dim, p), p)
-                           : 0;
+    const uint32_t k =
+        l.outlier_ratio > 0
+            ? OutliersPerSide(l.outlier_ratio, PoolSize(l.kind, l.tokens, l.head_dim, p), p)
+            : 0;
     bases[p + 1] = bases[p] + 2 * k;
   }
   return bases;
@@ -86,9 +86,9 @@ absl::StatusOr<std::unique_ptr<DeviceGear>> DeviceGear::Create(int device) {
   std::unique_ptr<DeviceGear> gear(new DeviceGear());
   gear->device_ = device;
   GEARKV_RETURN_IF_ERROR(CudaStatus(cudaSetDevice(device), "selecting the device"));
-  GEARKV_RETURN_IF_ERROR(CudaStatus(
-      cudaDeviceGetAttribute(&gear->sm_count_, cudaDevAttrMultiProcessorCount, device),
-      "reading the multiprocessor count"));
+  GEARKV_RETURN_IF_ERROR(
+      CudaStatus(cudaDeviceGetAttribute(&gear->sm_count_, cudaDevAttrMultiProcessorCount, device),
+                 "reading the multiprocessor count"));
   GEARKV_RETURN_IF_ERROR(
       CudaStatus(MaxSharedBytesPerBlock(device, &gear->max_shared_), "reading shared memory size"));
   GEARKV_RETURN_IF_ERROR(gear->status_.Reserve(sizeof(KernelStatus)));
@@ -117,10 +117,10 @@ absl::Status DeviceGear::UploadPoolBases(const BlockGeometry& g, cudaStream_t st
   if (all != bases_host_ || pool_bases_.data() == nullptr) {
     GEARKV_RETURN_IF_ERROR(pool_bases_.Reserve(all.size() * sizeof(uint32_t)));
     // From pageable memory: the call returns once `all` has been staged.
-    GEARKV_RETURN_IF_ERROR(CudaStatus(cudaMemcpyAsync(pool_bases_.data(), all.data(),
-                                                      all.size() * sizeof(uint32_t),
-                                                      cudaMemcpyHostToDevice, stream),
-                                      "uploading outlier counts"));
+    GEARKV_RETURN_IF_ERROR(
+        CudaStatus(cudaMemcpyAsync(pool_bases_.data(), all.data(), all.size() * sizeof(uint32_t),
+                                   cudaMemcpyHostToDevice, stream),
+                   "uploading outlier counts"));
     bases_host_ = std::move(all);
   }
   bases[0] = static_cast<const uint32_t*>(pool_bases_.data());
@@ -138,19 +138,18 @@ absl::Status DeviceGear::EnqueueCompress(const BlockGeometry& g, const void* in,
     // valid shape, since head_dim is a multiple of 8).
     const uint64_t matrix_bytes = s.MatrixElements() * DTypeSize(g.info.dtype);
     if (g.section_bytes[0] == matrix_bytes) {
-      GEARKV_RETURN_IF_ERROR(CudaStatus(cudaMemcpyAsync(block + g.data_offset, in,
-                                                        g.info.raw_bytes,
+      GEARKV_RETURN_IF_ERROR(CudaStatus(cudaMemcpyAsync(block + g.data_offset, in, g.info.raw_bytes,
                                                         cudaMemcpyDeviceToDevice, stream),
                                         "copying the tensor"));
     } else {
       for (uint32_t i = 0; i < g.sections; ++i) {
         char* dst = block + g.SectionOffset(i / 2, static_cast<Kind>(i % 2));
-        GEARKV_RETURN_IF_ERROR(CudaStatus(
-            cudaMemsetAsync(dst, 0, g.section_bytes[i % 2], stream), "zeroing a section"));
-        GEARKV_RETURN_IF_ERROR(CudaStatus(
-            cudaMemcpyAsync(dst, static_cast<const char*>(in) + i * matrix_bytes, matrix_bytes,
-                            cudaMemcpyDeviceToDevice, stream),
-            "copying the tensor"));
+        GEARKV_RETURN_IF_ERROR(CudaStatus(cudaMemsetAsync(dst, 0, g.section_bytes[i % 2], stream),
+                                          "zeroing a section"));
+        GEARKV_RETURN_IF_ERROR(
+            CudaStatus(cudaMemcpyAsync(dst, static_cast<const char*>(in) + i * matrix_bytes,
+                                       matrix_bytes, cudaMemcpyDeviceToDevice, stream),
+                       "copying the tensor"));
       }
     }
     return absl::OkStatus();
@@ -235,8 +234,9 @@ absl::Status DeviceGear::EnqueueDecompress(const BlockGeometry& g, const char* b
 absl::Status DeviceGear::Finish(cudaStream_t stream) {
   GEARKV_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream), "running the kernels"));
   KernelStatus st;
-  GEARKV_RETURN_IF_ERROR(CudaStatus(
-      cudaMemcpy(&st, status_.data(), sizeof(st), cudaMemcpyDeviceToHost), "reading the kernel status"));
+  GEARKV_RETURN_IF_ERROR(
+      CudaStatus(cudaMemcpy(&st, status_.data(), sizeof(st), cudaMemcpyDeviceToHost),
+                 "reading the kernel status"));
   if (st.first_bad_head == kNoBadHead && st.malformed == 0 && st.internal == 0) {
     return absl::OkStatus();
   }

@@ -92,8 +92,8 @@ class DeviceGear {
   int sm_count_ = 1;
   size_t max_shared_ = 48 * 1024;
   DeviceBuffer pool_bases_, scratch_, status_;
-  std::vector<uint32_t> bases_host_;     // what pool_bases_ holds
-  uint32_t kv_heads_ = 1;                // of the last call, for error messages
+  std::vector<uint32_t> bases_host_;  // what pool_bases_ holds
+  uint32_t kv_heads_ = 1;             // of the last call, for error messages
 };
 
 // Outlier prefix counts of one kind: entry p is the index of pool p's first outlier in the

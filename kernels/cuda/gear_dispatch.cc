@@ -108,7 +108,8 @@ cudaError_t DecompressGear(const DecompressArgs& a, cudaStream_t stream) {
 
 cudaError_t ConvertElements(const void* in, ElemType in_type, void* out, ElemType out_type,
                             uint64_t n, cudaStream_t stream) {
-  if (!IsElemType(in_type) || !IsElemType(out_type) || (n > 0 && (in == nullptr || out == nullptr))) {
+  if (!IsElemType(in_type) || !IsElemType(out_type) ||
+      (n > 0 && (in == nullptr || out == nullptr))) {
     return cudaErrorInvalidValue;
   }
   if (n == 0) return cudaSuccess;

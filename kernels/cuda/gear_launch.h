@@ -132,10 +132,10 @@ struct CompressArgs {
   uint32_t bits = 4;
   uint32_t power_iterations = 0;
   uint32_t seed = 0;
-  FastDiv16 group_div;  // by the spec's group_size
-  const void* in = nullptr;            // device: the canonical tensor, 16-byte aligned
-  char* block = nullptr;               // device: the block; heads written at g.HeadOffset(h)
-  const uint32_t* pool_base[2] = {};   // device: per kind, pools + 1 outlier prefix counts
+  FastDiv16 group_div;                // by the spec's group_size
+  const void* in = nullptr;           // device: the canonical tensor, 16-byte aligned
+  char* block = nullptr;              // device: the block; heads written at g.HeadOffset(h)
+  const uint32_t* pool_base[2] = {};  // device: per kind, pools + 1 outlier prefix counts
   CompressWorkspace ws;
   bool ws_in_shared = true;
   char* scratch = nullptr;  // device: grid * ws.bytes when !ws_in_shared
@@ -152,8 +152,8 @@ struct DecompressArgs {
   const char* block = nullptr;  // device: the block's bytes (only its sections are read)
   void* out = nullptr;          // device: the canonical tensor, 16-byte aligned
   const uint32_t* pool_base[2] = {};
-  bool vt_in_shared = true;     // the low-rank factor Vt (fp32 [rank][head_dim]) per CTA
-  float* scratch = nullptr;     // device: grid * rank * head_dim floats when !vt_in_shared
+  bool vt_in_shared = true;  // the low-rank factor Vt (fp32 [rank][head_dim]) per CTA
+  float* scratch = nullptr;  // device: grid * rank * head_dim floats when !vt_in_shared
   uint32_t grid = 0;
   KernelStatus* status = nullptr;
 };

@@ -88,7 +88,8 @@ __device__ inline void OrthonormalizeColumns(float* v, uint32_t n, uint32_t ld, 
     const uint32_t j = i + rest;
     double s = 0;
     for (uint32_t e = lane; e < n; e += 32) {
-      s = fma(static_cast<double>(v[uint64_t{e} * ld + i]), static_cast<double>(v[uint64_t{e} * ld + j]), s);
+      s = fma(static_cast<double>(v[uint64_t{e} * ld + i]),
+              static_cast<double>(v[uint64_t{e} * ld + j]), s);
     }
     s = WarpSum(s);
     if (lane == 0) {
@@ -130,7 +131,8 @@ __device__ inline void MultiplyRP(const LowRankBuffers& b, uint32_t T, uint32_t 
         a2 = fmaf(rv, pv.z, a2);
         a3 = fmaf(rv, pv.w, a3);
       }
-      *reinterpret_cast<float4*>(dst + (uint64_t{s} * T + t) * r4 + jc) = make_float4(a0, a1, a2, a3);
+      *reinterpret_cast<float4*>(dst + (uint64_t{s} * T + t) * r4 + jc) =
+          make_float4(a0, a1, a2, a3);
     }
   }
   __syncthreads();
@@ -163,7 +165,8 @@ __device__ inline void MultiplyRtQ(const LowRankBuffers& b, uint32_t T, uint32_t
         a2 = fmaf(xv, qv.z, a2);
         a3 = fmaf(xv, qv.w, a3);
       }
-      *reinterpret_cast<float4*>(dst + (uint64_t{s} * D + d) * r4 + jc) = make_float4(a0, a1, a2, a3);
+      *reinterpret_cast<float4*>(dst + (uint64_t{s} * D + d) * r4 + jc) =
+          make_float4(a0, a1, a2, a3);
     }
   }
   __syncthreads();

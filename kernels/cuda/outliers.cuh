@@ -135,8 +135,7 @@ __device__ __forceinline__ uint32_t CountKeys(const PoolChunks<kKind>& pool, Pre
 // bit from the top; then vS likewise on complemented keys over the entries outside L (those
 // below vL, and the entries equal to vL that L leaves out).
 template <Kind kKind>
-__device__ void BisectThresholds(const PoolChunks<kKind>& pool, uint32_t k,
-                                 OutlierThresholds* th) {
+__device__ void BisectThresholds(const PoolChunks<kKind>& pool, uint32_t k, OutlierThresholds* th) {
   uint32_t prefix = 0;
   for (int b = 31; b >= 0; --b) {
     const uint32_t c = prefix | (1u << b);
