@@ -113,6 +113,17 @@ TEST(CpuCodec, OddShapesAndBitWidths) {
   }
 }
 
+TEST(CpuCodec, AnyGroupSize) {
+  uint64_t seed = 300;
+  for (uint16_t group_size : {2, 5, 8, 24, 100}) {
+    CodecSpec spec = *PresetSpec("gear4");
+    spec.group_size = group_size;
+    std::cout << "seed " << seed << "\n";
+    const OwnedTensor in = RandomKv({1, 2, 40, 32}, DType::kFloat16, seed++);
+    ExpectCloseToReference(in, spec, MaxErrorFor(spec));
+  }
+}
+
 // With no more tokens than the rank, the low-rank part spans every residual row: the result is
 // exact up to fp16 rounding of the factors. (A dependent direction must be dropped, not
 // normalised from rounding noise: that once doubled the correction on some data.)

@@ -75,9 +75,9 @@ bool DecompressHead(const HeadLayout& l, const char* in, DType block_dtype, void
   const size_t out_elem = DTypeSize(out_dtype);
   char* dst = static_cast<char*>(out);
   for (uint32_t t = 0; t < T; ++t) {
-    PrepareGroupRows(l, t, scales, zeros, scale_row, zero_row);
+    const uint32_t group_width = PrepareGroupRows(l, t, scales, zeros, scale_row, zero_row);
     for (uint32_t j = 0; j < r; ++j) u_row[j] = HalfToFloat(u[size_t{t} * r + j]);
-    DecodeRow(l, codes + t * l.row_code_bytes, scale_row, zero_row, u_row, vt, row);
+    DecodeRow(l, codes + t * l.row_code_bytes, scale_row, zero_row, group_width, u_row, vt, row);
     StoreFromFloat(row, D, out_dtype, dst + size_t{t} * D * out_elem);
   }
   if (l.outliers == 0) return true;

@@ -149,53 +149,95 @@ void QuantizeHead(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scale
   }
 }
 
-void PrepareGroupRows(const HeadLayout& l, uint32_t t, const uint16_t* scales,
-                      const uint16_t* zeros, float* scale_row, float* zero_row) {
+uint32_t PrepareGroupRows(const HeadLayout& l, uint32_t t, const uint16_t* scales,
+                          const uint16_t* zeros, float* scale_row, float* zero_row) {
   const uint32_t D = l.head_dim, G = l.group_size;
   if (l.kind == Kind::kKeys) {
-    if (t % G != 0) return;  // unchanged inside a token group
-    const size_t g = t / G;
-    for (uint32_t d = 0; d < D; ++d) {
-      scale_row[d] = HalfToFloat(scales[g * D + d]);
-      zero_row[d] = HalfToFloat(zeros[g * D + d]);
+    if (t % G == 0) {  // unchanged inside a token group
+      const size_t g = t / G;
+      for (uint32_t d = 0; d < D; ++d) {
+        scale_row[d] = HalfToFloat(scales[g * D + d]);
+        zero_row[d] = HalfToFloat(zeros[g * D + d]);
+      }
     }
-  } else {
-    const uint32_t groups_per_row = CeilDiv(D, G);
-    for (uint32_t c = 0; c < groups_per_row; ++c) {
-      const float s = HalfToFloat(scales[size_t{t} * groups_per_row + c]);
-      const float z = HalfToFloat(zeros[size_t{t} * groups_per_row + c]);
+    return 0;
+  }
+  const uint32_t groups_per_row = CeilDiv(D, G);
+  const bool per_group = G % 8 == 0;  // whole Float8s per group: one entry per group will do
+  for (uint32_t c = 0; c < groups_per_row; ++c) {
+    const float s = HalfToFloat(scales[size_t{t} * groups_per_row + c]);
+    const float z = HalfToFloat(zeros[size_t{t} * groups_per_row + c]);
+    if (per_group) {
+      scale_row[c] = s;
+      zero_row[c] = z;
+    } else {
       const uint32_t d1 = std::min(D, (c + 1) * G);
       std::fill(scale_row + c * G, scale_row + d1, s);
       std::fill(zero_row + c * G, zero_row + d1, z);
     }
   }
+  return per_group ? G : 0;
 }
 
 namespace {
 
-template <int kBits>
+// kRank: the low-rank rank when known at compile time (0 or 4, the presets'), -1 otherwise.
+template <int kBits, int kRank>
 void DecodeRowBits(uint32_t D, uint32_t rank, const uint8_t* codes, const float* scale,
-                   const float* zero, const float* u_row, const float* vt, float* out) {
-  for (uint32_t d = 0; d < D; d += 8) {
-    Float8 v = UnpackCodes8<kBits>(codes + d / 8 * kBits) * Load8(scale + d) + Load8(zero + d);
-    for (uint32_t j = 0; j < rank; ++j) v += Broadcast8(u_row[j]) * Load8(vt + size_t{j} * D + d);
+                   const float* zero, uint32_t group_width, const float* u_row, const float* vt,
+                   float* out) {
+  Float8 u[kRank > 0 ? kRank : 1];
+  for (int j = 0; j < kRank; ++j) u[j] = Broadcast8(u_row[j]);
+  auto decode8 = [&](uint32_t d, Float8 s, Float8 z) {
+    Float8 v = UnpackCodes8<kBits>(codes + d / 8 * kBits) * s + z;
+    if constexpr (kRank > 0) {
+      for (int j = 0; j < kRank; ++j) v += u[j] * Load8(vt + size_t{j} * D + d);
+    } else if constexpr (kRank < 0) {
+      for (uint32_t j = 0; j < rank; ++j) v += Broadcast8(u_row[j]) * Load8(vt + size_t{j} * D + d);
+    }
     Store8(out + d, v);
+  };
+  if (group_width == 0) {  // one scale and zero per channel
+    for (uint32_t d = 0; d < D; d += 8) decode8(d, Load8(scale + d), Load8(zero + d));
+    return;
+  }
+  for (uint32_t g = 0, d0 = 0; d0 < D; ++g, d0 += group_width) {  // one per group of channels
+    const Float8 s = Broadcast8(scale[g]), z = Broadcast8(zero[g]);
+    for (uint32_t d = d0; d < std::min(D, d0 + group_width); d += 8) decode8(d, s, z);
+  }
+}
+
+template <int kBits>
+void DecodeRowAnyRank(const HeadLayout& l, const uint8_t* codes, const float* scale,
+                      const float* zero, uint32_t group_width, const float* u_row, const float* vt,
+                      float* out) {
+  switch (l.rank) {
+    case 0:
+      return DecodeRowBits<kBits, 0>(l.head_dim, 0, codes, scale, zero, group_width, u_row, vt,
+                                     out);
+    case 4:
+      return DecodeRowBits<kBits, 4>(l.head_dim, 4, codes, scale, zero, group_width, u_row, vt,
+                                     out);
+    default:
+      return DecodeRowBits<kBits, -1>(l.head_dim, l.rank, codes, scale, zero, group_width, u_row,
+                                      vt, out);
   }
 }
 
 }  // namespace
 
 void DecodeRow(const HeadLayout& l, const uint8_t* row_codes, const float* scale_row,
-               const float* zero_row, const float* u_row, const float* vt, float* out) {
+               const float* zero_row, uint32_t group_width, const float* u_row, const float* vt,
+               float* out) {
   switch (l.bits) {
     case 2:
-      return DecodeRowBits<2>(l.head_dim, l.rank, row_codes, scale_row, zero_row, u_row, vt, out);
+      return DecodeRowAnyRank<2>(l, row_codes, scale_row, zero_row, group_width, u_row, vt, out);
     case 3:
-      return DecodeRowBits<3>(l.head_dim, l.rank, row_codes, scale_row, zero_row, u_row, vt, out);
+      return DecodeRowAnyRank<3>(l, row_codes, scale_row, zero_row, group_width, u_row, vt, out);
     case 4:
-      return DecodeRowBits<4>(l.head_dim, l.rank, row_codes, scale_row, zero_row, u_row, vt, out);
+      return DecodeRowAnyRank<4>(l, row_codes, scale_row, zero_row, group_width, u_row, vt, out);
     default:
-      return DecodeRowBits<8>(l.head_dim, l.rank, row_codes, scale_row, zero_row, u_row, vt, out);
+      return DecodeRowAnyRank<8>(l, row_codes, scale_row, zero_row, group_width, u_row, vt, out);
   }
 }
 

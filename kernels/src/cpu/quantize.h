@@ -14,14 +14,19 @@ namespace gearkv::internal {
 void QuantizeHead(const HeadLayout& layout, float* x, uint8_t* codes, uint16_t* scales,
                   uint16_t* zeros);
 
-// The scale and zero of every entry of row t (head_dim floats each), from the group arrays.
-// For keys the rows change only at a token-group boundary, so t must run 0, 1, 2, ...
-void PrepareGroupRows(const HeadLayout& layout, uint32_t t, const uint16_t* scales,
-                      const uint16_t* zeros, float* scale_row, float* zero_row);
+// The scales and zeros row t decodes with, as fp32 in scale_row / zero_row (head_dim floats
+// each). Returns how many channels share one entry: 0 = one entry per channel (keys, whose rows
+// change only at a token-group boundary, so t must run 0, 1, 2, ...; or values whose group size
+// is not a multiple of 8), else the group size (values: one entry per group of channels).
+uint32_t PrepareGroupRows(const HeadLayout& layout, uint32_t t, const uint16_t* scales,
+                          const uint16_t* zeros, float* scale_row, float* zero_row);
+
 // Row t of D + L in one pass: out[d] = code * scale + zero + sum_j u_row[j] * vt[j * head_dim +
-// d], with u_row (layout.rank floats) and vt (rank x head_dim floats) already in fp32.
+// d], with the scales as PrepareGroupRows left them (`group_width` is what it returned) and
+// u_row (layout.rank floats) and vt (rank x head_dim floats) already in fp32.
 void DecodeRow(const HeadLayout& layout, const uint8_t* row_codes, const float* scale_row,
-               const float* zero_row, const float* u_row, const float* vt, float* out);
+               const float* zero_row, uint32_t group_width, const float* u_row, const float* vt,
+               float* out);
 
 }  // namespace gearkv::internal
 
