@@ -191,7 +191,7 @@ void DecodeRowBits(uint32_t D, uint32_t rank, const uint8_t* codes, const float*
   auto decode8 = [&](uint32_t d, Float8 s, Float8 z) {
     Float8 v = UnpackCodes8<kBits>(codes + d / 8 * kBits) * s + z;
     if constexpr (kRank > 0) {
-      for (int j = 0; j < kRank; ++j) v += u[j] * Load8(vt + size_t{j} * D + d);
+      for (int j = 0; j < kRank; ++j) v += u[j] * Load8(vt + static_cast<size_t>(j) * D + d);
     } else if constexpr (kRank < 0) {
       for (uint32_t j = 0; j < rank; ++j) v += Broadcast8(u_row[j]) * Load8(vt + size_t{j} * D + d);
     }
