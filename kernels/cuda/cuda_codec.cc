@@ -132,11 +132,8 @@ absl::StatusOr<Block> CudaCodec::Compress(const TensorView& tensor, const CodecS
   WriteChecksum(g, block.bytes.data());
 
   CompressStats& st = block.stats;
+  st = StatsOf(g);
   const TensorShape& s = tensor.shape;
-  st.raw_bytes = g.info.raw_bytes;
-  st.block_bytes = g.info.block_bytes;
-  st.bits_per_element = 8.0 * st.block_bytes / s.NumElements();
-  st.ratio = static_cast<double>(st.raw_bytes) / st.block_bytes;
   if (options.measure_error) {
     std::vector<float> decoded(s.NumElements());
     const MutableTensorView view{s, DType::kFloat32, decoded.data()};

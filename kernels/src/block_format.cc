@@ -83,6 +83,15 @@ absl::StatusOr<BlockGeometry> MakeBlockGeometry(const TensorShape& shape, DType 
   return g;
 }
 
+CompressStats StatsOf(const BlockGeometry& g) {
+  CompressStats st;
+  st.raw_bytes = g.info.raw_bytes;
+  st.block_bytes = g.info.block_bytes;
+  st.bits_per_element = 8.0 * st.block_bytes / g.info.shape.NumElements();
+  st.ratio = static_cast<double>(st.raw_bytes) / st.block_bytes;
+  return st;
+}
+
 void WriteHeaderAndTable(const BlockGeometry& g, char* block) {
   std::memset(block, 0, g.data_offset);
   const CodecSpec& spec = g.info.spec;

@@ -38,6 +38,9 @@ struct BlockGeometry {
 absl::StatusOr<BlockGeometry> MakeBlockGeometry(const TensorShape& shape, DType dtype,
                                                 const CodecSpec& spec);
 
+// Sizes of a block with this geometry (relative_error unset).
+CompressStats StatsOf(const BlockGeometry& geometry);
+
 // Writes header and section table into block[0, data_offset) (the padding up to data_offset
 // is zeroed).
 void WriteHeaderAndTable(const BlockGeometry& geometry, char* block);

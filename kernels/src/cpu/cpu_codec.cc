@@ -83,10 +83,7 @@ absl::StatusOr<Block> CpuCodec::Compress(const TensorView& tensor, const CodecSp
   WriteChecksum(g, out);
 
   CompressStats& st = block.stats;
-  st.raw_bytes = g.info.raw_bytes;
-  st.block_bytes = g.info.block_bytes;
-  st.bits_per_element = 8.0 * st.block_bytes / s.NumElements();
-  st.ratio = static_cast<double>(st.raw_bytes) / st.block_bytes;
+  st = StatsOf(g);
   if (options.measure_error) {
     std::vector<float> decoded(s.NumElements());
     const MutableTensorView view{s, DType::kFloat32, decoded.data()};
