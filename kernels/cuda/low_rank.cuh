@@ -112,6 +112,18 @@ __device__ inline void OrthonormalizeColumns(float* v, uint32_t n, uint32_t ld, 
   __syncthreads();
 }
 
+// out[i] = sum over s < splits of part[s * n + i], for i < n, when a product was split in
+// `splits` ranges (nothing to do for one: it wrote `out` directly). Ends with a barrier.
+__device__ inline void SumPartials(const float* part, uint32_t splits, uint64_t n, float* out) {
+  if (splits <= 1) return;
+  for (uint64_t i = threadIdx.x; i < n; i += kCompressThreads) {
+    float acc = 0;
+    for (uint32_t s = 0; s < splits; ++s) acc += part[s * n + i];
+    out[i] = acc;
+  }
+  __syncthreads();
+}
+
 // q[t][:] = sum_d x[t][d] p[d][:], head_dim split in rp_splits ranges.
 __device__ inline void MultiplyRP(const LowRankBuffers& b, uint32_t T, uint32_t D) {
   const uint32_t splits = b.rp_splits, r4 = b.r4;
@@ -136,15 +148,7 @@ __device__ inline void MultiplyRP(const LowRankBuffers& b, uint32_t T, uint32_t 
     }
   }
   __syncthreads();
-  if (splits > 1) {
-    const uint64_t n = uint64_t{T} * r4;
-    for (uint64_t i = threadIdx.x; i < n; i += kCompressThreads) {
-      float acc = 0;
-      for (uint32_t s = 0; s < splits; ++s) acc += b.part[s * n + i];
-      b.q[i] = acc;
-    }
-    __syncthreads();
-  }
+  SumPartials(b.part, splits, uint64_t{T} * r4, b.q);
 }
 
 // p[d][:] = sum_t x[t][d] q[t][:], tokens split in rtq_splits ranges.
@@ -170,15 +174,7 @@ __device__ inline void MultiplyRtQ(const LowRankBuffers& b, uint32_t T, uint32_t
     }
   }
   __syncthreads();
-  if (splits > 1) {
-    const uint64_t n = uint64_t{D} * r4;
-    for (uint64_t i = threadIdx.x; i < n; i += kCompressThreads) {
-      float acc = 0;
-      for (uint32_t s = 0; s < splits; ++s) acc += b.part[s * n + i];
-      b.p[i] = acc;
-    }
-    __syncthreads();
-  }
+  SumPartials(b.part, splits, uint64_t{D} * r4, b.p);
 }
 
 // Fits U (fp16 [tokens][rank] at u) and Vt (fp16 [rank][head_dim] at vt) to the residual in
