@@ -17,12 +17,7 @@ absl::StatusOr<std::unique_ptr<MetricsObserver>> MetricsObserver::Start(
   // Read at scrape time: the store's tiers, and (riding along) the codec queue's length.
   m.SetTierStatsSource([&m, store, queue = std::move(codec_queue_length)] {
     m.SetWorkerPoolQueueDepth(static_cast<int64_t>(queue()));
-    std::vector<metrics::TierSample> samples;
-    for (const store::TierStats& tier : store->Stats()) {
-      samples.push_back({tier.tier, tier.blocks, tier.bytes, tier.capacity_bytes, tier.hits,
-                         tier.misses, tier.evictions, tier.expirations});
-    }
-    return samples;
+    return store->Stats();
   });
   GEARKV_RETURN_IF_ERROR(m.StartExposer(address));
   return observer;

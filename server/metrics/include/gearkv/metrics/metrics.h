@@ -31,6 +31,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "gearkv/store/block_store.h"
 
 namespace prometheus {
 class Counter;
@@ -54,18 +55,9 @@ std::string_view RpcMethodName(RpcMethod method);
 // Compress or decompress, for codec timing.
 enum class CodecOp : uint8_t { kCompress, kDecompress };
 
-// One store tier at one instant (mirrors gearkv::store::TierStats; the service converts).
-// hits, misses, evictions and expirations are totals since the tier started.
-struct TierSample {
-  std::string tier;  // "memory", "disk", "remote"
-  uint64_t blocks = 0;
-  uint64_t bytes = 0;
-  uint64_t capacity_bytes = 0;
-  uint64_t hits = 0;
-  uint64_t misses = 0;
-  uint64_t evictions = 0;
-  uint64_t expirations = 0;
-};
+// One store tier at one instant, as the store reports it (hits, misses, evictions and
+// expirations are totals since the tier started).
+using TierSample = store::TierStats;
 
 struct MetricsOptions {
   std::string version;  // gearkv_build_info{version}; empty = this build's project version
