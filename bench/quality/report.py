@@ -5,28 +5,13 @@ import json
 import os
 import sys
 
-# The presets' parameters (kernels/src/codec_spec.cc): bits, group size, rank, outlier ratio.
-PRESET_SPECS = {"kivi4": (4, 64, 0, 0.0), "kivi2": (2, 64, 0, 0.0), "gear4": (4, 64, 4, 0.02),
-                "gear2": (2, 64, 4, 0.02), "gearl4": (4, 64, 4, 0.0), "gearl2": (2, 64, 4, 0.0)}
+from ref_codec import PRESETS
+from ref_codec import spec_of as preset_spec_of
 
 
 def spec_of(label: str) -> tuple | None:
     """(bits, G, rank, s) of "gear2" or "gear2+rank=2+outlier_ratio=0.01"; None for none."""
-    name, *fields = label.split("+")
-    if name not in PRESET_SPECS:
-        return None
-    bits, group, rank, ratio = PRESET_SPECS[name]
-    for f in fields:
-        k, _, v = f.partition("=")
-        if k == "bits":
-            bits = int(v)
-        elif k == "group_size":
-            group = int(v)
-        elif k == "rank":
-            rank = int(v)
-        elif k == "outlier_ratio":
-            ratio = float(v)
-    return bits, group, rank, ratio
+    return preset_spec_of(label) if label.split("+")[0] in PRESETS else None
 
 
 def short_label(label: str) -> str:
