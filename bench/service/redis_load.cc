@@ -3,11 +3,7 @@
 #include <hiredis.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <latch>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -73,67 +69,28 @@ enum class Op { kSet, kGet };
 cli::OpReport RunPhase(const RedisLoadConfig& config, std::vector<RedisConnection>& conns,
                        const std::vector<std::vector<std::string>>& keys, const std::string& value,
                        Op op) {
-  const int n = static_cast<int>(conns.size());
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> ops{0}, errors{0};
-  std::vector<std::vector<double>> latencies(n);
-  std::mutex error_mu;
-  std::string first_error;
-  std::latch start(n + 1);
-  std::vector<std::thread> threads;
-  for (int c = 0; c < n; ++c) {
-    threads.emplace_back([&, c] {
-      redisContext* conn = conns[c].get();
-      start.arrive_and_wait();
-      for (size_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-        const std::string& key = keys[c][i % keys[c].size()];
-        const absl::Time t0 = absl::Now();
-        absl::Status status;
-        if (op == Op::kSet) {
-          status = Set(conn, key, value);
-        } else {
-          auto got = Get(conn, key);
-          status = got.status();
-          if (got.ok() && *got != value.size()) status = absl::InternalError("redis: short GET");
-        }
-        const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
-        if (!status.ok()) {
-          errors.fetch_add(1);
-          std::lock_guard<std::mutex> lock(error_mu);
-          if (first_error.empty()) first_error = status.ToString();
-          if (conn->err) return;  // the connection is unusable
-          continue;
-        }
-        latencies[c].push_back(ms);
-        ops.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  start.arrive_and_wait();
-  const absl::Time t_start = absl::Now();
-  const absl::Time t_stop = t_start + config.duration;
-  for (absl::Time now = absl::Now(); now < t_stop; now = absl::Now()) {
-    absl::SleepFor(std::min(absl::Seconds(1), t_stop - now));
-    if (config.progress) {
-      const double s = absl::ToDoubleSeconds(absl::Now() - t_start);
-      config.progress(absl::StrFormat("[redis %s] %5.1f s  %6d ops  %6.2f GB/s",
-                                      op == Op::kSet ? "set" : "get", s, ops.load(),
-                                      ops.load() * value.size() / s / 1e9));
+  cli::TimedLoad load;
+  load.name = op == Op::kSet ? "redis set" : "redis get";
+  load.clients = static_cast<int>(conns.size());
+  load.duration = config.duration;
+  load.raw_bytes_per_op = value.size();
+  load.progress = config.progress;
+  return cli::RunTimedLoad(load, [&](int c, uint64_t i) {
+    redisContext* conn = conns[c].get();
+    const std::string& key = keys[c][i % keys[c].size()];
+    cli::OpOutcome outcome;
+    if (op == Op::kSet) {
+      outcome.status = Set(conn, key, value);
+    } else {
+      auto got = Get(conn, key);
+      outcome.status = got.status();
+      if (got.ok() && *got != value.size())
+        outcome.status = absl::InternalError("redis: short GET");
     }
-  }
-  stop = true;
-  for (auto& t : threads) t.join();
-  cli::OpReport report;
-  report.seconds = absl::ToDoubleSeconds(absl::Now() - t_start);
-  report.ops = ops.load();
-  report.errors = errors.load();
-  report.first_error = first_error;
-  report.raw_bytes = report.ops * value.size();
-  report.wire_bytes = report.raw_bytes;
-  std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  report.latency = cli::Summarize(all);
-  return report;
+    outcome.wire_bytes = value.size();
+    outcome.client_broken = conn->err != 0;  // the connection is unusable
+    return outcome;
+  });
 }
 
 }  // namespace

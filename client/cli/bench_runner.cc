@@ -2,9 +2,6 @@
 
 #include <unistd.h>
 
-#include <atomic>
-#include <latch>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -31,80 +28,33 @@ struct Phase {
 // Runs `op` from every client until `duration` has passed.
 OpReport RunPhase(const Phase& phase, Op op) {
   const BenchConfig& config = phase.config;
-  const int n = static_cast<int>(phase.clients.size());
-  const uint64_t raw_size = phase.tensor.SizeBytes();
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> ops{0}, wire{0}, errors{0};
-  std::vector<std::vector<double>> latencies(n);
-  std::mutex error_mu;
-  std::string first_error;
-  std::latch start(n + 1);
-  std::vector<std::thread> threads;
-  for (int c = 0; c < n; ++c) {
-    threads.emplace_back([&, c] {
-      Client& client = *phase.clients[c];
-      const auto& keys = phase.keys[c];
-      PutOptions put;
-      put.codec = config.codec;
-      GetOptions get;
-      get.encoding = config.get_encoding;
-      get.decompress = config.decompress;
-      start.arrive_and_wait();
-      for (size_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-        const std::string& key = keys[i % keys.size()];
-        const absl::Time t0 = absl::Now();
-        absl::Status status;
-        uint64_t wire_bytes = 0;
-        if (op == Op::kPut) {
-          auto r = client.Put(config.ns, key, phase.tensor, put);
-          status = r.status();
-          if (r.ok()) wire_bytes = r->wire_bytes;
-        } else {
-          auto r = client.Get(config.ns, key, get);
-          status = r.status();
-          if (r.ok()) wire_bytes = r->wire_bytes;
-        }
-        const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
-        if (!status.ok()) {
-          errors.fetch_add(1, std::memory_order_relaxed);
-          std::lock_guard<std::mutex> lock(error_mu);
-          if (first_error.empty()) first_error = status.ToString();
-          continue;
-        }
-        latencies[c].push_back(ms);
-        ops.fetch_add(1, std::memory_order_relaxed);
-        wire.fetch_add(wire_bytes, std::memory_order_relaxed);
-      }
-    });
-  }
-  start.arrive_and_wait();
-  const absl::Time t_start = absl::Now();
-  const absl::Time t_stop = t_start + config.duration;
-  const char* name = op == Op::kPut ? "put" : "get";
-  for (absl::Time now = absl::Now(); now < t_stop; now = absl::Now()) {
-    absl::SleepFor(std::min(config.progress_interval, t_stop - now));
-    if (config.progress) {
-      const double s = absl::ToDoubleSeconds(absl::Now() - t_start);
-      const uint64_t done = ops.load();
-      config.progress(absl::StrFormat(
-          "[%s] %5.1f/%.0f s  %6d ops  %8.1f ops/s  %6.2f GB/s raw  %6.2f GB/s wire  errors %d",
-          name, s, absl::ToDoubleSeconds(config.duration), done, done / s,
-          done * raw_size / s / 1e9, wire.load() / s / 1e9, errors.load()));
+  PutOptions put;
+  put.codec = config.codec;
+  GetOptions get;
+  get.encoding = config.get_encoding;
+  get.decompress = config.decompress;
+  TimedLoad load;
+  load.name = op == Op::kPut ? "put" : "get";
+  load.clients = static_cast<int>(phase.clients.size());
+  load.duration = config.duration;
+  load.raw_bytes_per_op = phase.tensor.SizeBytes();
+  load.progress = config.progress;
+  load.progress_interval = config.progress_interval;
+  return RunTimedLoad(load, [&](int c, uint64_t i) {
+    Client& client = *phase.clients[c];
+    const std::string& key = phase.keys[c][i % phase.keys[c].size()];
+    OpOutcome outcome;
+    if (op == Op::kPut) {
+      auto r = client.Put(config.ns, key, phase.tensor, put);
+      outcome.status = r.status();
+      if (r.ok()) outcome.wire_bytes = r->wire_bytes;
+    } else {
+      auto r = client.Get(config.ns, key, get);
+      outcome.status = r.status();
+      if (r.ok()) outcome.wire_bytes = r->wire_bytes;
     }
-  }
-  stop = true;
-  for (auto& t : threads) t.join();
-  OpReport report;
-  report.seconds = absl::ToDoubleSeconds(absl::Now() - t_start);
-  report.ops = ops.load();
-  report.errors = errors.load();
-  report.first_error = first_error;
-  report.raw_bytes = report.ops * raw_size;
-  report.wire_bytes = wire.load();
-  std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  report.latency = Summarize(all);
-  return report;
+    return outcome;
+  });
 }
 
 // Memory-tier (first tier) bytes and blocks.

@@ -12,8 +12,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gearkv/client.h"
-#include "latency.h"
 #include "nlohmann/json.hpp"
+#include "timed_load.h"
 
 namespace gearkv::cli {
 
@@ -35,20 +35,6 @@ struct BenchConfig {
   // Called about every `progress_interval` with a one-line status (empty function = silent).
   std::function<void(const std::string&)> progress;
   absl::Duration progress_interval = absl::Seconds(1);
-};
-
-struct OpReport {
-  uint64_t ops = 0;
-  uint64_t errors = 0;
-  std::string first_error;  // empty when errors == 0
-  double seconds = 0;
-  uint64_t raw_bytes = 0;   // tensor bytes moved (the uncompressed size of each block)
-  uint64_t wire_bytes = 0;  // payload bytes on the wire
-  LatencySummary latency;
-
-  double OpsPerSecond() const { return seconds > 0 ? ops / seconds : 0; }
-  double RawGBps() const { return seconds > 0 ? raw_bytes / seconds / 1e9 : 0; }
-  double WireGBps() const { return seconds > 0 ? wire_bytes / seconds / 1e9 : 0; }
 };
 
 struct BenchReport {
