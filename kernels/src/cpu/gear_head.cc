@@ -38,7 +38,6 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
   for (uint64_t i = 0; i < n; ++i) bad |= !(std::fabs(x[i]) <= kHalfMax);  // NaN fails too
   if (bad) return false;
 
-  std::memset(out, 0, l.head_bytes);  // padding between arrays is zero
   if (l.outliers > 0) {
     index_buf.resize(l.outliers);
     SelectOutliers(l, spec.outlier_ratio, x, At<uint16_t>(out, l.outlier_offsets_offset),

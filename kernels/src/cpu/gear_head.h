@@ -10,7 +10,8 @@
 namespace gearkv::internal {
 
 // Compresses the head at `in` (tokens x head_dim elements of `dtype`) into `out`, the head's
-// layout.head_bytes bytes of its section. Returns false, writing nothing useful, when the head
+// layout.head_bytes bytes of its section, which must arrive zeroed (the padding between arrays
+// is left as it is). Returns false, writing nothing useful, when the head
 // holds a value that is not finite or is beyond fp16's range (the scales are fp16).
 bool CompressHead(const HeadLayout& layout, const CodecSpec& spec, uint64_t head_index,
                   const void* in, DType dtype, char* out);
