@@ -1,6 +1,5 @@
 // RpcObserver -> gearkv::metrics: feeds the Prometheus metrics from the service's observation
-// points, and serves /metrics. Built only when server/metrics/ is part of the build
-// (GEARKV_HAVE_METRICS).
+// points, and serves /metrics.
 //
 // Thread-safety: the observer methods may be called concurrently (Metrics is thread-safe).
 #ifndef GEARKV_SERVER_SRC_METRICS_OBSERVER_H_

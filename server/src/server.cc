@@ -12,13 +12,10 @@
 #include "absl_compat.h"
 #include "gearkv/status_macros.h"
 #include "kv_cache_service.h"
+#include "metrics_observer.h"
 #include "service_core.h"
 #include "store_factory.h"
 #include "worker_pool.h"
-
-#ifdef GEARKV_HAVE_METRICS
-#include "metrics_observer.h"
-#endif
 
 namespace gearkv::server {
 namespace {
@@ -91,7 +88,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   core.codec_pool = impl->codec_pool.get();
   core.io_pool = impl->io_pool.get();
   core.observer = deps.observer != nullptr ? deps.observer : &NoOpObserver();
-#ifdef GEARKV_HAVE_METRICS
   if (deps.observer == nullptr && config.metrics_port > 0) {
     WorkerPool* codec_pool = impl->codec_pool.get();
     GEARKV_ASSIGN_OR_RETURN(
@@ -104,7 +100,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
     core.observer = metrics.get();
     impl->metrics = std::move(metrics);
   }
-#endif
   core.default_preset = config.default_preset;
   core.max_block_bytes = config.max_block_bytes;
   core.codec_threads = codec_threads;
