@@ -23,26 +23,6 @@ std::vector<uint64_t> PoolElements(Kind kind, uint32_t T, uint32_t D, uint32_t p
   return e;
 }
 
-// Returns the outlier mask.
-std::vector<bool> Outliers(const std::vector<double>& x, Kind kind, uint32_t T, uint32_t D,
-                           double ratio) {
-  std::vector<bool> mask(x.size(), false);
-  if (ratio <= 0) return mask;
-  for (uint32_t p = 0; p < PoolCount(kind, T, D); ++p) {
-    std::vector<uint64_t> e = PoolElements(kind, T, D, p);
-    const uint32_t k = OutliersPerSide(ratio, e.size(), p);
-    std::vector<size_t> order(e.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return x[e[a]] > x[e[b]]; });
-    for (uint32_t i = 0; i < k; ++i) mask[e[order[i]]] = true;
-    std::stable_sort(order.begin() + k, order.end(),
-                     [&](size_t a, size_t b) { return x[e[a]] < x[e[b]]; });
-    for (uint32_t i = 0; i < k; ++i) mask[e[order[k + i]]] = true;
-  }
-  return mask;
-}
-
 // Dequantized values of the group of entries `idx` (outliers excluded from its range).
 void QuantizeGroup(const std::vector<double>& x, const std::vector<bool>& mask,
                    const std::vector<uint64_t>& idx, uint32_t bits, std::vector<double>& out) {
@@ -78,9 +58,28 @@ void Orthonormalize(std::vector<std::vector<double>>& v) {
 
 }  // namespace
 
+std::vector<bool> ReferenceOutlierMask(const std::vector<double>& x, Kind kind, uint32_t T,
+                                       uint32_t D, double ratio) {
+  std::vector<bool> mask(x.size(), false);
+  if (ratio <= 0) return mask;
+  for (uint32_t p = 0; p < PoolCount(kind, T, D); ++p) {
+    std::vector<uint64_t> e = PoolElements(kind, T, D, p);
+    const uint32_t k = OutliersPerSide(ratio, e.size(), p);
+    std::vector<size_t> order(e.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return x[e[a]] > x[e[b]]; });
+    for (uint32_t i = 0; i < k; ++i) mask[e[order[i]]] = true;
+    std::stable_sort(order.begin() + k, order.end(),
+                     [&](size_t a, size_t b) { return x[e[a]] < x[e[b]]; });
+    for (uint32_t i = 0; i < k; ++i) mask[e[order[k + i]]] = true;
+  }
+  return mask;
+}
+
 std::vector<double> ReferenceGearHead(const std::vector<double>& x, Kind kind, uint32_t T,
                                       uint32_t D, const CodecSpec& spec, uint64_t head_index) {
-  const std::vector<bool> mask = Outliers(x, kind, T, D, spec.outlier_ratio);
+  const std::vector<bool> mask = ReferenceOutlierMask(x, kind, T, D, spec.outlier_ratio);
   std::vector<double> deq(x.size());
   const uint32_t G = spec.group_size;
   if (kind == Kind::kKeys) {

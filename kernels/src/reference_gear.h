@@ -18,6 +18,11 @@ std::vector<double> ReferenceGearHead(const std::vector<double>& x, Kind kind, u
                                       uint32_t head_dim, const CodecSpec& spec,
                                       uint64_t head_index);
 
+// The sparse part's mask of head x: in every pool, the OutliersPerSide largest entries (ties:
+// lower offset) and then as many smallest of the rest (ties: lower offset), by full sorts.
+std::vector<bool> ReferenceOutlierMask(const std::vector<double>& x, Kind kind, uint32_t tokens,
+                                       uint32_t head_dim, double ratio);
+
 }  // namespace gearkv::internal
 
 #endif  // GEARKV_KERNELS_REFERENCE_GEAR_H_
