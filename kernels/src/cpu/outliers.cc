@@ -34,21 +34,79 @@ uint32_t SubsetCount(uint32_t k, uint32_t pool_size) {
   return std::min(pool_size, std::max<uint32_t>(8, 3 * k));
 }
 
-Thresholds FromSubsetExtremes(std::vector<float>& maxima, std::vector<float>& minima, uint32_t k) {
-  std::nth_element(maxima.begin(), maxima.begin() + (k - 1), maxima.end(), std::greater<>());
-  std::nth_element(minima.begin(), minima.begin() + (k - 1), minima.end());
-  return {maxima[k - 1], minima[k - 1]};
+// Rank of v[i] among v[0, padded) (padded a multiple of 8; NaN lanes never count) in descending
+// (kDescending) or ascending order, ties going to the lower position: the number of entries
+// before it in that order. Over the entries that are not NaN, the ranks are a permutation.
+template <bool kDescending>
+uint32_t RankOf(const float* v, uint32_t padded, uint32_t i) {
+  const Float8 x = Broadcast8(v[i]);
+  uint32_t rank = 0;
+  for (uint32_t b = 0; b < padded; b += 8) {
+    const Float8 w = Load8(v + b);
+    const unsigned before = i >= b + 8 ? 0xffu : (i > b ? (1u << (i - b)) - 1 : 0u);
+    const unsigned ahead = kDescending ? LaneMask8(w > x) : LaneMask8(w < x);
+    rank += std::popcount(ahead | (LaneMask8(w == x) & before));
+  }
+  return rank;
 }
 
-// Appends the offsets of the k largest (ties: lower offset) and then the k smallest of the
-// rest (ties: lower offset), in ascending order. Returns false, appending nothing, when there
-// are fewer than 2k candidates; the caller then passes every entry of the pool.
-bool ChooseExtremes(Candidate* begin, Candidate* end, uint32_t k, std::vector<uint32_t>& chosen) {
-  const ptrdiff_t n = end - begin;
-  if (n < 2 * static_cast<ptrdiff_t>(k)) return false;
+// The k-th largest of a[0, m) and the k-th smallest of b[0, m) (m a multiple of 8, 1 <= k <= m,
+// no NaN): the entries whose rank is k - 1.
+Thresholds KthExtremes(const float* a, const float* b, uint32_t m, uint32_t k) {
+  Thresholds th{kInf, -kInf};
+  for (uint32_t i = 0; i < m; ++i) {
+    if (RankOf<true>(a, m, i) == k - 1) th.hi = a[i];
+    if (RankOf<false>(b, m, i) == k - 1) th.lo = b[i];
+  }
+  return th;
+}
+
+// Longest candidate list ChooseByRank ranks; pools with longer ones go to ChooseExtremes.
+constexpr uint32_t kMaxRankedCandidates = 64;
+
+// Writes to `out`, in list order, the offsets of the k entries of [begin, end) that come first
+// in descending (kDescending) or ascending value order, ties to the earlier entry. False when
+// the list is shorter than k or longer than kMaxRankedCandidates.
+template <bool kDescending>
+bool FirstKByRank(const Candidate* begin, const Candidate* end, uint32_t k, uint32_t* out) {
+  const uint32_t n = static_cast<uint32_t>(end - begin);
+  if (n < k || n > kMaxRankedCandidates) return false;
+  alignas(32) float v[kMaxRankedCandidates];
+  const uint32_t padded = (n + 7) / 8 * 8;
+  for (uint32_t i = 0; i < n; ++i) v[i] = begin[i].value;
+  for (uint32_t i = n; i < padded; ++i) v[i] = std::nanf("");
+  for (uint32_t i = 0, taken = 0; taken < k; ++i) {
+    if (RankOf<kDescending>(v, padded, i) < k) out[taken++] = begin[i].offset;
+  }
+  return true;
+}
+
+// The sort-free path of ChooseExtremes. `high` holds, in ascending offset order, every entry of
+// the pool >= a bound hi that is at most its k-th largest entry; `low` every entry <= a bound
+// lo < hi that is at least its k-th smallest. An entry's rank inside its list is then its rank in
+// the pool, and no entry can be both among the k largest and the k smallest. Appends the same
+// offsets as ChooseExtremes would; false (appending nothing) when a list is too long.
+bool ChooseByRank(const Candidate* high, const Candidate* high_end, const Candidate* low,
+                  const Candidate* low_end, uint32_t k, std::vector<uint32_t>& chosen) {
+  uint32_t top[kMaxRankedCandidates], bottom[kMaxRankedCandidates];
+  if (!FirstKByRank<true>(high, high_end, k, top) ||
+      !FirstKByRank<false>(low, low_end, k, bottom)) {
+    return false;
+  }
+  const size_t first = chosen.size();
+  chosen.resize(first + 2 * k);
+  std::merge(top, top + k, bottom, bottom + k, chosen.begin() + first);
+  return true;
+}
+
+// Appends the offsets of the k largest (ties: lower offset) and then the k smallest of the rest
+// (ties: lower offset) of a whole pool [begin, end) (n >= 2k entries, in any order), in
+// ascending order, by sorting it: the exact path for pools ChooseByRank cannot take.
+void ChooseExtremes(Candidate* begin, Candidate* end, uint32_t k, std::vector<uint32_t>& chosen) {
   std::sort(begin, end, [](const Candidate& a, const Candidate& b) {
     return a.value < b.value || (a.value == b.value && a.offset < b.offset);
   });
+  const ptrdiff_t n = end - begin;
   // Largest: everything above the k-th largest value, then the lowest offsets among the entries
   // equal to it (they sit in ascending offset order at the start of their run).
   const float kth = begin[n - k].value;
@@ -70,7 +128,6 @@ bool ChooseExtremes(Candidate* begin, Candidate* end, uint32_t k, std::vector<ui
     ++taken;
   }
   std::sort(chosen.begin() + first, chosen.end());
-  return true;
 }
 
 // Keys: pool = one channel over all tokens. Every channel is processed at once, row by row, so
@@ -118,32 +175,45 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x,
     hi[d] = top[size_t{k[d] - 1} * D + d];
     lo[d] = bottom[size_t{k[d] - 1} * D + d];
   }
-  // Candidates in (token, channel) order, then bucketed by channel (a stable counting sort).
-  thread_local std::vector<std::pair<uint32_t, Candidate>> found;
-  found.clear();
+  // Candidates in (token, channel) order, then bucketed by (channel, side) with a stable
+  // counting sort: bucket 2d holds channel d's entries >= hi[d], bucket 2d + 1 those <= lo[d].
+  struct Found {
+    uint32_t bucket;
+    Candidate c;
+  };
+  thread_local std::vector<Found> found;
+  found.resize(2 * size_t{T} * D);  // an entry can be on both sides (hi[d] <= lo[d])
+  Found* f = found.data();
   for (uint32_t t = 0; t < T; ++t) {
     const float* row = x + size_t{t} * D;
     for (uint32_t d0 = 0; d0 < D; d0 += 8) {
-      for (unsigned bits = OutsideMask8(Load8(row + d0), Load8(&hi[d0]), Load8(&lo[d0])); bits;
-           bits &= bits - 1) {
+      const Float8 v = Load8(row + d0);
+      for (unsigned bits = LaneMask8(v >= Load8(&hi[d0])); bits; bits &= bits - 1) {
         const uint32_t d = d0 + std::countr_zero(bits);
-        found.push_back({d, {t, row[d]}});
+        *f++ = {2 * d, {t, row[d]}};
+      }
+      for (unsigned bits = LaneMask8(v <= Load8(&lo[d0])); bits; bits &= bits - 1) {
+        const uint32_t d = d0 + std::countr_zero(bits);
+        *f++ = {2 * d + 1, {t, row[d]}};
       }
     }
   }
-  std::vector<uint32_t> start(D + 1, 0);
-  for (const auto& f : found) ++start[f.first + 1];
-  for (uint32_t d = 0; d < D; ++d) start[d + 1] += start[d];
-  cand.resize(found.size());
+  std::vector<uint32_t> start(2 * D + 1, 0);
+  for (const Found* i = found.data(); i < f; ++i) ++start[i->bucket + 1];
+  for (uint32_t b = 0; b < 2 * D; ++b) start[b + 1] += start[b];
+  cand.resize(f - found.data());
   std::vector<uint32_t> fill(start.begin(), start.end() - 1);
-  for (const auto& f : found) cand[fill[f.first]++] = f.second;
+  for (const Found* i = found.data(); i < f; ++i) cand[fill[i->bucket]++] = i->c;
   for (uint32_t d = 0; d < D; ++d) {
     if (k[d] == 0) continue;
-    if (!ChooseExtremes(cand.data() + start[d], cand.data() + start[d + 1], k[d], chosen)) {
-      std::vector<Candidate> all(T);
-      for (uint32_t t = 0; t < T; ++t) all[t] = {t, x[size_t{t} * D + d]};
-      ChooseExtremes(all.data(), all.data() + T, k[d], chosen);
+    const Candidate* c = cand.data();
+    if (hi[d] > lo[d] && ChooseByRank(c + start[2 * d], c + start[2 * d + 1], c + start[2 * d + 1],
+                                      c + start[2 * d + 2], k[d], chosen)) {
+      continue;
     }
+    std::vector<Candidate> all(T);
+    for (uint32_t t = 0; t < T; ++t) all[t] = {t, x[size_t{t} * D + d]};
+    ChooseExtremes(all.data(), all.data() + T, k[d], chosen);
   }
 }
 
@@ -151,7 +221,9 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x,
 void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x,
                          std::vector<Candidate>& cand, std::vector<uint32_t>& chosen) {
   const uint32_t D = l.head_dim;
-  std::vector<float> mx, mn;
+  cand.resize(2 * size_t{kValuePoolTokens} * D);  // high candidates, then low ones
+  Candidate* const high = cand.data();
+  Candidate* const low = high + size_t{kValuePoolTokens} * D;
   for (uint32_t p = 0; p < l.pools; ++p) {
     const uint32_t n = PoolSize(Kind::kValues, l.tokens, D, p);
     const uint32_t k = OutliersPerSide(ratio, n, p);
@@ -167,27 +239,31 @@ void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x,
       vmax[v] = e > vmax[v] ? e : vmax[v];
       vmin[v] = e < vmin[v] ? e : vmin[v];
     }
-    mx.resize(8 * vecs);
-    mn.resize(8 * vecs);
-    for (uint32_t v = 0; v < vecs; ++v) {
-      Store8(&mx[8 * v], vmax[v]);
-      Store8(&mn[8 * v], vmin[v]);
-    }
-    // With more outliers than subsets there is no bound: every entry is a candidate.
-    const Thresholds th = k <= 8 * vecs ? FromSubsetExtremes(mx, mn, k) : Thresholds{-kInf, kInf};
-    const Float8 hi = Broadcast8(th.hi), lo = Broadcast8(th.lo);
-    cand.clear();
-    for (uint32_t i = 0; i < n; i += 8) {
-      for (unsigned bits = OutsideMask8(Load8(pool + i), hi, lo); bits; bits &= bits - 1) {
-        const uint32_t e = i + std::countr_zero(bits);
-        cand.push_back({e, pool[e]});
+    if (k <= 8 * vecs) {
+      alignas(32) float mx[8 * kMaxSubsetVectors], mn[8 * kMaxSubsetVectors];
+      for (uint32_t v = 0; v < vecs; ++v) {
+        Store8(&mx[8 * v], vmax[v]);
+        Store8(&mn[8 * v], vmin[v]);
       }
+      const Thresholds th = KthExtremes(mx, mn, 8 * vecs, k);
+      const Float8 hi = Broadcast8(th.hi), lo = Broadcast8(th.lo);
+      Candidate *h = high, *w = low;
+      for (uint32_t i = 0; i < n; i += 8) {
+        const Float8 e = Load8(pool + i);
+        for (unsigned bits = LaneMask8(e >= hi); bits; bits &= bits - 1) {
+          const uint32_t j = i + std::countr_zero(bits);
+          *h++ = {j, pool[j]};
+        }
+        for (unsigned bits = LaneMask8(e <= lo); bits; bits &= bits - 1) {
+          const uint32_t j = i + std::countr_zero(bits);
+          *w++ = {j, pool[j]};
+        }
+      }
+      if (th.hi > th.lo && ChooseByRank(high, h, low, w, k, chosen)) continue;
     }
-    if (!ChooseExtremes(cand.data(), cand.data() + cand.size(), k, chosen)) {
-      cand.resize(n);
-      for (uint32_t e = 0; e < n; ++e) cand[e] = {e, pool[e]};
-      ChooseExtremes(cand.data(), cand.data() + n, k, chosen);
-    }
+    // No usable bound (more outliers than subsets, or ties across the pool): sort it all.
+    for (uint32_t j = 0; j < n; ++j) high[j] = {j, pool[j]};
+    ChooseExtremes(high, high + n, k, chosen);
   }
 }
 

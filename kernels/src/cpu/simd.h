@@ -55,16 +55,20 @@ inline float MaxLanes8(Float8 v, float init) {
   return m;
 }
 
-// Bit i set when lane i of v is >= hi[i] or <= lo[i].
-inline unsigned OutsideMask8(Float8 v, Float8 hi, Float8 lo) {
-  const auto outside = (v >= hi) | (v <= lo);  // lanes of 0 or -1
+// Bit i set when lane i of a comparison result (lanes of 0 or -1) is set.
+inline unsigned LaneMask8(Int8x32 lanes) {
 #ifdef __AVX__
-  return static_cast<unsigned>(_mm256_movemask_ps((__m256)outside));
+  return static_cast<unsigned>(_mm256_movemask_ps((__m256)lanes));
 #else
   unsigned bits = 0;
-  for (int i = 0; i < 8; ++i) bits |= (outside[i] != 0 ? 1u : 0u) << i;
+  for (int i = 0; i < 8; ++i) bits |= (lanes[i] != 0 ? 1u : 0u) << i;
   return bits;
 #endif
+}
+
+// Bit i set when lane i of v is >= hi[i] or <= lo[i].
+inline unsigned OutsideMask8(Float8 v, Float8 hi, Float8 lo) {
+  return LaneMask8((v >= hi) | (v <= lo));
 }
 
 }  // namespace gearkv::internal
