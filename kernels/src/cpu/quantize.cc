@@ -12,47 +12,6 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// Packs n codes (floats holding integers in [0, 2^bits)) LSB-first into n * bits / 8 bytes
-// (n a multiple of 8).
-template <int kBits>
-void PackRow(const float* q, uint32_t n, uint8_t* out) {
-  if constexpr (kBits == 8) {
-    for (uint32_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(q[i]);
-  } else if constexpr (kBits == 4) {
-    for (uint32_t i = 0; i < n / 2; ++i) {
-      out[i] = static_cast<uint8_t>(static_cast<uint32_t>(q[2 * i]) |
-                                    static_cast<uint32_t>(q[2 * i + 1]) << 4);
-    }
-  } else if constexpr (kBits == 2) {
-    for (uint32_t i = 0; i < n / 4; ++i) {
-      out[i] = static_cast<uint8_t>(
-          static_cast<uint32_t>(q[4 * i]) | static_cast<uint32_t>(q[4 * i + 1]) << 2 |
-          static_cast<uint32_t>(q[4 * i + 2]) << 4 | static_cast<uint32_t>(q[4 * i + 3]) << 6);
-    }
-  } else {  // 3 bits: 8 codes in 3 bytes
-    for (uint32_t i = 0; i < n / 8; ++i) {
-      uint32_t w = 0;
-      for (int j = 0; j < 8; ++j) w |= static_cast<uint32_t>(q[8 * i + j]) << (3 * j);
-      out[3 * i] = static_cast<uint8_t>(w);
-      out[3 * i + 1] = static_cast<uint8_t>(w >> 8);
-      out[3 * i + 2] = static_cast<uint8_t>(w >> 16);
-    }
-  }
-}
-
-void PackRowAnyBits(uint32_t bits, const float* q, uint32_t n, uint8_t* out) {
-  switch (bits) {
-    case 2:
-      return PackRow<2>(q, n, out);
-    case 3:
-      return PackRow<3>(q, n, out);
-    case 4:
-      return PackRow<4>(q, n, out);
-    default:
-      return PackRow<8>(q, n, out);
-  }
-}
-
 // Group parameters from its range (mn, mx): zero = fp16(mn), scale = fp16((mx - zero) / L).
 // An empty group (every entry an outlier) has mn = inf: it gets zero = scale = 0.
 inline void GroupParams(float mn, float mx, float max_code, uint16_t* zero_h, uint16_t* scale_h,
@@ -65,6 +24,33 @@ inline void GroupParams(float mn, float mx, float max_code, uint16_t* zero_h, ui
   *inv_scale = *scale > 0.0f ? 1.0f / *scale : 0.0f;
 }
 
+// GroupParams of groups i < n, eight at a time where F16C converts them.
+void GroupParamsN(const float* mn, const float* mx, uint32_t n, float max_code, uint16_t* zero_h,
+                  uint16_t* scale_h, float* zero, float* scale, float* inv) {
+  uint32_t i = 0;
+#ifdef __F16C__
+  const Float8 zero8 = Broadcast8(0.0f), one8 = Broadcast8(1.0f), l8 = Broadcast8(max_code);
+  for (; i + 8 <= n; i += 8) {
+    const auto ok = Load8(mn + i) <= Load8(mx + i);  // false for an empty group
+    const Float8 lo = ok ? Load8(mn + i) : zero8, hi = ok ? Load8(mx + i) : zero8;
+    const __m128i zh = _mm256_cvtps_ph((__m256)lo, _MM_FROUND_TO_NEAREST_INT);
+    const Float8 z = (Float8)_mm256_cvtph_ps(zh);
+    Float8 sc = (hi - z) / l8;
+    sc = sc > zero8 ? sc : zero8;
+    const __m128i sh = _mm256_cvtps_ph((__m256)sc, _MM_FROUND_TO_NEAREST_INT);
+    const Float8 s = (Float8)_mm256_cvtph_ps(sh);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(zero_h + i), zh);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(scale_h + i), sh);
+    Store8(zero + i, z);
+    Store8(scale + i, s);
+    Store8(inv + i, s > zero8 ? one8 / s : zero8);
+  }
+#endif
+  for (; i < n; ++i) {
+    GroupParams(mn[i], mx[i], max_code, &zero_h[i], &scale_h[i], &zero[i], &scale[i], &inv[i]);
+  }
+}
+
 // Minimum and maximum of p[0, n), NaN entries (outliers) skipped; +inf / -inf when all are.
 inline void RangeSkippingNaN(const float* p, uint32_t n, float* lo, float* hi) {
   uint32_t i = 0;
@@ -75,8 +61,8 @@ inline void RangeSkippingNaN(const float* p, uint32_t n, float* lo, float* hi) {
       vlo = v < vlo ? v : vlo;  // NaN compares false: skipped
       vhi = v > vhi ? v : vhi;
     }
-    *lo = MinLanes8(vlo, *lo);
-    *hi = MaxLanes8(vhi, *hi);
+    *lo = MinLanes8(vlo);  // no lane is NaN
+    *hi = MaxLanes8(vhi);
   }
   for (; i < n; ++i) {
     *lo = p[i] < *lo ? p[i] : *lo;
@@ -84,28 +70,51 @@ inline void RangeSkippingNaN(const float* p, uint32_t n, float* lo, float* hi) {
   }
 }
 
-// Quantizes one row of n entries with per-entry group parameters, leaving the residual in x
-// and the codes in q.
-inline void QuantizeRow(float* x, const float* zero, const float* scale, const float* inv_scale,
-                        float max_code, uint32_t n, float* q) {
-  for (uint32_t d = 0; d < n; ++d) {
-    const float c = QuantizeCode(x[d], zero[d], inv_scale[d], max_code);
-    q[d] = c;
-    const float r = x[d] - DequantizeCode(c, zero[d], scale[d]);
-    x[d] = r == r ? r : 0.0f;  // NaN (outlier) -> residual 0
+// Group parameters for every channel (keys: one group per channel in a token group; values
+// whose group size is not a multiple of 8).
+struct PerChannel {
+  const float *zero, *scale, *inv;
+  Float8 Zero(uint32_t d) const { return Load8(zero + d); }
+  Float8 Scale(uint32_t d) const { return Load8(scale + d); }
+  Float8 Inv(uint32_t d) const { return Load8(inv + d); }
+};
+// One group's parameters for a span of channels.
+struct PerSpan {
+  Float8 zero, scale, inv;
+  Float8 Zero(uint32_t) const { return zero; }
+  Float8 Scale(uint32_t) const { return scale; }
+  Float8 Inv(uint32_t) const { return inv; }
+};
+
+// Quantizes channels [d0, d1) of row x (d0 and d1 multiples of 8) with group parameters p:
+// QuantizeCode per entry, codes packed LSB-first into row_codes, and, when kResidual, x replaced
+// by the residual x - dequantized (0 at NaN entries, the outliers).
+template <int kBits, bool kResidual, typename Params>
+void QuantizeSpan(float* x, uint32_t d0, uint32_t d1, const Params& p, uint8_t* row_codes) {
+  const Float8 max_code = Broadcast8(static_cast<float>(MaxCode(kBits))), zero8 = Broadcast8(0);
+  for (uint32_t d = d0; d < d1; d += 8) {
+    const Float8 v = Load8(x + d);
+    const Float8 z = p.Zero(d), s = p.Scale(d);
+    Float8 q = RoundToNearest8((v - z) * p.Inv(d));
+    q = q > zero8 ? q : zero8;  // NaN compares false: NaN -> 0
+    q = q < max_code ? q : max_code;
+    if constexpr (kResidual) {
+      const Float8 r = v - (q * s + z);
+      Store8(x + d, r == r ? r : zero8);
+    }
+    PackCodes8<kBits>(__builtin_convertvector(q, Int8x32), row_codes + d / 8 * kBits);
   }
 }
 
-}  // namespace
-
-void QuantizeHead(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scales,
-                  uint16_t* zeros) {
+template <int kBits, bool kResidual>
+void QuantizeHeadAs(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scales,
+                    uint16_t* zeros) {
   const uint32_t T = l.tokens, D = l.head_dim, G = l.group_size;
-  const float max_code = static_cast<float>(MaxCode(l.bits));
+  const float max_code = static_cast<float>(MaxCode(kBits));
   thread_local std::vector<float> buf;
-  buf.resize(size_t{6} * D);
+  buf.resize(size_t{5} * D);
   float *mn = buf.data(), *mx = mn + D, *zero = mx + D, *scale = zero + D, *inv = scale + D;
-  float* q = inv + D;  // one row of codes
+  const PerChannel per_channel{zero, scale, inv};
   if (l.kind == Kind::kKeys) {
     // Groups: one channel over G tokens; every channel of a token group at once.
     for (uint32_t t0 = 0, g = 0; t0 < T; t0 += G, ++g) {
@@ -119,33 +128,85 @@ void QuantizeHead(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scale
           mx[d] = row[d] > mx[d] ? row[d] : mx[d];
         }
       }
-      for (uint32_t d = 0; d < D; ++d) {
-        GroupParams(mn[d], mx[d], max_code, &zeros[size_t{g} * D + d], &scales[size_t{g} * D + d],
-                    &zero[d], &scale[d], &inv[d]);
-      }
+      GroupParamsN(mn, mx, D, max_code, zeros + size_t{g} * D, scales + size_t{g} * D, zero, scale,
+                   inv);
       for (uint32_t t = t0; t < t1; ++t) {
-        QuantizeRow(x + size_t{t} * D, zero, scale, inv, max_code, D, q);
-        PackRowAnyBits(l.bits, q, D, codes + t * l.row_code_bytes);
+        QuantizeSpan<kBits, kResidual>(x + size_t{t} * D, 0, D, per_channel,
+                                       codes + t * l.row_code_bytes);
       }
     }
-  } else {
-    // Groups: one token over G channels.
-    const uint32_t groups_per_row = CeilDiv(D, G);
-    for (uint32_t t = 0; t < T; ++t) {
-      float* row = x + size_t{t} * D;
+    return;
+  }
+  // Values. Groups: one token over G channels, their parameters computed for a batch of rows
+  // at once (at least 8 groups).
+  const uint32_t groups_per_row = CeilDiv(D, G);
+  const uint32_t batch = CeilDiv(8, groups_per_row);
+  thread_local std::vector<float> group_buf;
+  group_buf.resize(size_t{5} * batch * groups_per_row);
+  float* g_lo = group_buf.data();
+  float* g_hi = g_lo + batch * groups_per_row;
+  float* g_zero = g_hi + batch * groups_per_row;
+  float* g_scale = g_zero + batch * groups_per_row;
+  float* g_inv = g_scale + batch * groups_per_row;
+  for (uint32_t t0 = 0; t0 < T; t0 += batch) {
+    const uint32_t rows = std::min(batch, T - t0);
+    for (uint32_t r = 0; r < rows; ++r) {
+      const float* row = x + size_t{t0 + r} * D;
       for (uint32_t c = 0; c < groups_per_row; ++c) {
         const uint32_t d0 = c * G, d1 = std::min(D, d0 + G);
-        float lo = kInf, hi = -kInf;
-        RangeSkippingNaN(row + d0, d1 - d0, &lo, &hi);
-        const size_t gi = size_t{t} * groups_per_row + c;
-        GroupParams(lo, hi, max_code, &zeros[gi], &scales[gi], &zero[d0], &scale[d0], &inv[d0]);
-        std::fill(zero + d0 + 1, zero + d1, zero[d0]);
-        std::fill(scale + d0 + 1, scale + d1, scale[d0]);
-        std::fill(inv + d0 + 1, inv + d1, inv[d0]);
+        float* lo = &g_lo[r * groups_per_row + c];
+        float* hi = &g_hi[r * groups_per_row + c];
+        *lo = kInf, *hi = -kInf;
+        RangeSkippingNaN(row + d0, d1 - d0, lo, hi);
       }
-      QuantizeRow(row, zero, scale, inv, max_code, D, q);
-      PackRowAnyBits(l.bits, q, D, codes + t * l.row_code_bytes);
     }
+    const size_t g0 = size_t{t0} * groups_per_row;
+    GroupParamsN(g_lo, g_hi, rows * groups_per_row, max_code, zeros + g0, scales + g0, g_zero,
+                 g_scale, g_inv);
+    for (uint32_t r = 0; r < rows; ++r) {
+      float* row = x + size_t{t0 + r} * D;
+      uint8_t* row_codes = codes + (t0 + r) * l.row_code_bytes;
+      for (uint32_t c = 0; c < groups_per_row; ++c) {
+        const uint32_t d0 = c * G, d1 = std::min(D, d0 + G);
+        const uint32_t gi = r * groups_per_row + c;
+        if (G % 8 == 0) {  // whole Float8s per group
+          const PerSpan span{Broadcast8(g_zero[gi]), Broadcast8(g_scale[gi]),
+                             Broadcast8(g_inv[gi])};
+          QuantizeSpan<kBits, kResidual>(row, d0, d1, span, row_codes);
+        } else {
+          std::fill(zero + d0, zero + d1, g_zero[gi]);
+          std::fill(scale + d0, scale + d1, g_scale[gi]);
+          std::fill(inv + d0, inv + d1, g_inv[gi]);
+        }
+      }
+      if (G % 8 != 0) QuantizeSpan<kBits, kResidual>(row, 0, D, per_channel, row_codes);
+    }
+  }
+}
+
+template <int kBits>
+void QuantizeHeadBits(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scales,
+                      uint16_t* zeros) {
+  if (l.rank > 0) {
+    QuantizeHeadAs<kBits, true>(l, x, codes, scales, zeros);
+  } else {
+    QuantizeHeadAs<kBits, false>(l, x, codes, scales, zeros);
+  }
+}
+
+}  // namespace
+
+void QuantizeHead(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scales,
+                  uint16_t* zeros) {
+  switch (l.bits) {
+    case 2:
+      return QuantizeHeadBits<2>(l, x, codes, scales, zeros);
+    case 3:
+      return QuantizeHeadBits<3>(l, x, codes, scales, zeros);
+    case 4:
+      return QuantizeHeadBits<4>(l, x, codes, scales, zeros);
+    default:
+      return QuantizeHeadBits<8>(l, x, codes, scales, zeros);
   }
 }
 

@@ -42,18 +42,47 @@ inline Float8 UnpackCodes8(const uint8_t* p) {
   }
 }
 
-// Lane minimum / maximum that skip NaN lanes (an all-NaN vector gives +inf / -inf, from the
-// initial values the callers use).
-inline float MinLanes8(Float8 v, float init) {
-  float m = init;
-  for (int i = 0; i < 8; ++i) m = v[i] < m ? v[i] : m;
-  return m;
+// Round to nearest integer, ties to even, per lane (NaN stays NaN): the vector form of rintf.
+inline Float8 RoundToNearest8(Float8 v) {
+#ifdef __AVX__
+  return (Float8)_mm256_round_ps((__m256)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+  for (int i = 0; i < 8; ++i) v[i] = __builtin_rintf(v[i]);
+  return v;
+#endif
 }
-inline float MaxLanes8(Float8 v, float init) {
-  float m = init;
-  for (int i = 0; i < 8; ++i) m = v[i] > m ? v[i] : m;
-  return m;
+
+// Packs eight codes (lanes in [0, 2^kBits)) LSB-first into kBits bytes at p: the inverse of
+// UnpackCodes8.
+template <int kBits>
+inline void PackCodes8(Int8x32 codes, uint8_t* p) {
+  if constexpr (kBits == 8) {
+    for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(codes[i]);
+  } else {
+    const Int8x32 shifts = {0,         kBits,     2 * kBits, 3 * kBits,
+                            4 * kBits, 5 * kBits, 6 * kBits, 7 * kBits};
+    const Int8x32 s = codes << shifts;
+    typedef int32_t Int4x32 __attribute__((vector_size(16)));
+    Int4x32 w =
+        __builtin_shufflevector(s, s, 0, 1, 2, 3) | __builtin_shufflevector(s, s, 4, 5, 6, 7);
+    w |= __builtin_shufflevector(w, w, 2, 3, 0, 1);
+    w |= __builtin_shufflevector(w, w, 1, 0, 3, 2);
+    const uint32_t word = static_cast<uint32_t>(w[0]);
+    std::memcpy(p, &word, kBits);  // little-endian: the low kBits bytes
+  }
 }
+
+// Lane minimum / maximum of a vector without NaN lanes.
+inline float MinLanes8(Float8 v) {
+  v = v < __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3)
+          ? v
+          : __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+  v = v < __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5)
+          ? v
+          : __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+  return v[0] < v[1] ? v[0] : v[1];
+}
+inline float MaxLanes8(Float8 v) { return -MinLanes8(-v); }
 
 // Bit i set when lane i of a comparison result (lanes of 0 or -1) is set.
 inline unsigned LaneMask8(Int8x32 lanes) {
