@@ -52,19 +52,54 @@ void Orthonormalize(float* v, uint32_t count, uint32_t n) {
 // (j0 .. j0 + kR - 1) at a time so that the accumulators stay in vector registers. head_dim is
 // a multiple of 8 (ValidateShape), so rows split into whole Float8 lanes.
 
+// The lane sums of eight vectors: lane j of the result is the sum of the lanes of a[j], in the
+// fixed order ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).
+inline Float8 Sum8x8(const Float8* a) {
+  auto hadd = [](Float8 x, Float8 y) {
+    return __builtin_shufflevector(x, y, 0, 2, 8, 10, 4, 6, 12, 14) +
+           __builtin_shufflevector(x, y, 1, 3, 9, 11, 5, 7, 13, 15);
+  };
+  const Float8 lo = hadd(hadd(a[0], a[1]), hadd(a[2], a[3]));
+  const Float8 hi = hadd(hadd(a[4], a[5]), hadd(a[6], a[7]));
+  // lo = [sums 0..3 of lanes 0-3 | sums 0..3 of lanes 4-7], hi likewise for 4..7.
+  return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 8, 9, 10, 11) +
+         __builtin_shufflevector(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
 // qt[j * ldq + t] = dot(r[t, :], pt[j, :]) for every token t and j in the block (Q is kept
-// column by column, each column ldq >= T floats long).
+// column by column, each column ldq >= T floats long). Two rows at a time, so that 2 kR
+// independent accumulators hide the FMA latency.
 template <int kR>
 void MultiplyRPBlock(const float* r, uint32_t T, uint32_t D, const float* pt, uint32_t ldq,
                      uint32_t j0, float* qt) {
-  for (uint32_t t = 0; t < T; ++t) {
+  uint32_t t = 0;
+  for (; t + 2 <= T; t += 2) {
+    const float* row0 = r + size_t{t} * D;
+    const float* row1 = row0 + D;
+    Float8 acc[8] = {};  // [0, kR): row t, [4, 4 + kR): row t + 1
+    for (uint32_t d = 0; d < D; d += 8) {
+      const Float8 x0 = Load8(row0 + d), x1 = Load8(row1 + d);
+      for (int j = 0; j < kR; ++j) {
+        const Float8 p = Load8(pt + size_t{j0 + j} * D + d);
+        acc[j] += x0 * p;
+        acc[4 + j] += x1 * p;
+      }
+    }
+    const Float8 sums = Sum8x8(acc);
+    for (int j = 0; j < kR; ++j) {
+      qt[size_t{j0 + j} * ldq + t] = sums[j];
+      qt[size_t{j0 + j} * ldq + t + 1] = sums[4 + j];
+    }
+  }
+  for (; t < T; ++t) {
     const float* row = r + size_t{t} * D;
-    Float8 acc[kR] = {};
+    Float8 acc[8] = {};
     for (uint32_t d = 0; d < D; d += 8) {
       const Float8 x = Load8(row + d);
       for (int j = 0; j < kR; ++j) acc[j] += x * Load8(pt + size_t{j0 + j} * D + d);
     }
-    for (int j = 0; j < kR; ++j) qt[size_t{j0 + j} * ldq + t] = Sum8(acc[j]);
+    const Float8 sums = Sum8x8(acc);
+    for (int j = 0; j < kR; ++j) qt[size_t{j0 + j} * ldq + t] = sums[j];
   }
 }
 
