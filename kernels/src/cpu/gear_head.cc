@@ -42,11 +42,13 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
     index_buf.resize(l.outliers);
     SelectOutliers(l, spec.outlier_ratio, x, At<uint16_t>(out, l.outlier_offsets_offset),
                    index_buf.data());
-    const size_t vb = l.value_bytes;
     const char* src = static_cast<const char*>(in);
     char* values = out + l.outlier_values_offset;
-    for (uint64_t i = 0; i < l.outliers; ++i) {
-      std::memcpy(values + i * vb, src + index_buf[i] * vb, vb);  // exact bits
+    const uint32_t* index = index_buf.data();
+    if (l.value_bytes == 2) {  // exact bits, two or four bytes at a time
+      for (uint64_t i = 0; i < l.outliers; ++i) std::memcpy(values + 2 * i, src + 2 * index[i], 2);
+    } else {
+      for (uint64_t i = 0; i < l.outliers; ++i) std::memcpy(values + 4 * i, src + 4 * index[i], 4);
     }
   }
   QuantizeHead(l, x, At<uint8_t>(out, l.codes_offset), At<uint16_t>(out, l.scales_offset),
@@ -60,47 +62,40 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
 
 bool DecompressHead(const HeadLayout& l, const char* in, DType block_dtype, void* out,
                     DType out_dtype) {
-  const uint32_t T = l.tokens, D = l.head_dim, r = l.rank;
-  thread_local std::vector<float> buf;
-  buf.resize(size_t{3} * D + size_t{r} * D + r);
-  float *scale_row = buf.data(), *zero_row = scale_row + D, *row = zero_row + D;
-  float *vt = row + D, *u_row = vt + size_t{r} * D;
-  const uint16_t* u = At<uint16_t>(in, l.u_offset);
-  const uint16_t* vt_h = At<uint16_t>(in, l.vt_offset);
-  for (size_t i = 0; i < size_t{r} * D; ++i) vt[i] = HalfToFloat(vt_h[i]);
-  const uint8_t* codes = At<uint8_t>(in, l.codes_offset);
-  const uint16_t* scales = At<uint16_t>(in, l.scales_offset);
-  const uint16_t* zeros = At<uint16_t>(in, l.zeros_offset);
-  const size_t out_elem = DTypeSize(out_dtype);
-  char* dst = static_cast<char*>(out);
-  for (uint32_t t = 0; t < T; ++t) {
-    const uint32_t group_width = PrepareGroupRows(l, t, scales, zeros, scale_row, zero_row);
-    for (uint32_t j = 0; j < r; ++j) u_row[j] = HalfToFloat(u[size_t{t} * r + j]);
-    DecodeRow(l, codes + t * l.row_code_bytes, scale_row, zero_row, group_width, u_row, vt, row);
-    StoreFromFloat(row, D, out_dtype, dst + size_t{t} * D * out_elem);
-  }
+  DecodeHead(l, At<uint8_t>(in, l.codes_offset), At<uint16_t>(in, l.scales_offset),
+             At<uint16_t>(in, l.zeros_offset), At<uint16_t>(in, l.u_offset),
+             At<uint16_t>(in, l.vt_offset), out_dtype, out);
   if (l.outliers == 0) return true;
   const uint16_t* offsets = At<uint16_t>(in, l.outlier_offsets_offset);
   const char* values = in + l.outlier_values_offset;
-  const size_t vb = l.value_bytes;
-  uint64_t at = 0;
-  for (uint32_t p = 0; p < l.pools; ++p) {
-    const uint32_t pool_size = PoolSize(l.kind, T, D, p);
-    const uint32_t count = 2 * OutliersPerSide(l.outlier_ratio, pool_size, p);
-    for (uint32_t i = 0; i < count; ++i, ++at) {
-      const uint32_t off = offsets[at];
-      if (off >= pool_size) return false;
-      const uint64_t e =
-          l.kind == Kind::kKeys ? uint64_t{off} * D + p : uint64_t{p} * kValuePoolTokens * D + off;
-      if (out_dtype == block_dtype) {
-        std::memcpy(dst + e * out_elem, values + at * vb, vb);
-      } else {
-        const float v = LoadOne(values + at * vb, block_dtype);
-        StoreFromFloat(&v, 1, out_dtype, dst + e * out_elem);
+  const uint32_t T = l.tokens, D = l.head_dim;
+  // Calls copy(outlier number, element index) for every outlier; false at an offset outside its
+  // pool.
+  auto scatter = [&](auto copy) {
+    uint64_t at = 0;
+    for (uint32_t p = 0; p < l.pools; ++p) {
+      const uint32_t pool_size = PoolSize(l.kind, T, D, p);
+      const uint32_t count = 2 * OutliersPerSide(l.outlier_ratio, pool_size, p);
+      for (uint32_t i = 0; i < count; ++i, ++at) {
+        const uint32_t off = offsets[at];
+        if (off >= pool_size) return false;
+        copy(at, l.kind == Kind::kKeys ? uint64_t{off} * D + p
+                                       : uint64_t{p} * kValuePoolTokens * D + off);
       }
     }
+    return true;
+  };
+  if (out_dtype == block_dtype && l.value_bytes == 2) {  // the exact bits, two bytes each
+    const auto* v = reinterpret_cast<const uint16_t*>(values);
+    auto* o = static_cast<uint16_t*>(out);
+    return scatter([&](uint64_t at, uint64_t e) { std::memcpy(o + e, v + at, 2); });
   }
-  return true;
+  const size_t vb = l.value_bytes, ob = DTypeSize(out_dtype);
+  char* dst = static_cast<char*>(out);
+  return scatter([&](uint64_t at, uint64_t e) {
+    const float v = LoadOne(values + at * vb, block_dtype);
+    StoreFromFloat(&v, 1, out_dtype, dst + e * ob);
+  });
 }
 
 }  // namespace gearkv::internal

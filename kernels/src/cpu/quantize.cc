@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include "cpu/dtype_convert.h"
 #include "cpu/simd.h"
 #include "half.h"
 
@@ -210,95 +211,125 @@ void QuantizeHead(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scale
   }
 }
 
-uint32_t PrepareGroupRows(const HeadLayout& l, uint32_t t, const uint16_t* scales,
-                          const uint16_t* zeros, float* scale_row, float* zero_row) {
-  const uint32_t D = l.head_dim, G = l.group_size;
-  if (l.kind == Kind::kKeys) {
-    if (t % G == 0) {  // unchanged inside a token group
-      const size_t g = t / G;
-      for (uint32_t d = 0; d < D; ++d) {
-        scale_row[d] = HalfToFloat(scales[g * D + d]);
-        zero_row[d] = HalfToFloat(zeros[g * D + d]);
-      }
-    }
-    return 0;
-  }
-  const uint32_t groups_per_row = CeilDiv(D, G);
-  const bool per_group = G % 8 == 0;  // whole Float8s per group: one entry per group will do
-  for (uint32_t c = 0; c < groups_per_row; ++c) {
-    const float s = HalfToFloat(scales[size_t{t} * groups_per_row + c]);
-    const float z = HalfToFloat(zeros[size_t{t} * groups_per_row + c]);
-    if (per_group) {
-      scale_row[c] = s;
-      zero_row[c] = z;
-    } else {
-      const uint32_t d1 = std::min(D, (c + 1) * G);
-      std::fill(scale_row + c * G, scale_row + d1, s);
-      std::fill(zero_row + c * G, zero_row + d1, z);
-    }
-  }
-  return per_group ? G : 0;
-}
-
 namespace {
 
-// kRank: the low-rank rank when known at compile time (0 or 4, the presets'), -1 otherwise.
-template <int kBits, int kRank>
-void DecodeRowBits(uint32_t D, uint32_t rank, const uint8_t* codes, const float* scale,
-                   const float* zero, uint32_t group_width, const float* u_row, const float* vt,
-                   float* out) {
-  Float8 u[kRank > 0 ? kRank : 1];
-  for (int j = 0; j < kRank; ++j) u[j] = Broadcast8(u_row[j]);
-  auto decode8 = [&](uint32_t d, Float8 s, Float8 z) {
-    Float8 v = UnpackCodes8<kBits>(codes + d / 8 * kBits) * s + z;
-    if constexpr (kRank > 0) {
-      for (int j = 0; j < kRank; ++j) v += u[j] * Load8(vt + static_cast<size_t>(j) * D + d);
-    } else if constexpr (kRank < 0) {
-      for (uint32_t j = 0; j < rank; ++j) v += Broadcast8(u_row[j]) * Load8(vt + size_t{j} * D + d);
-    }
-    Store8(out + d, v);
-  };
-  if (group_width == 0) {  // one scale and zero per channel
-    for (uint32_t d = 0; d < D; d += 8) decode8(d, Load8(scale + d), Load8(zero + d));
-    return;
+// Rounds eight floats to `dtype` and stores them at p.
+template <DType kOut>
+inline void StoreAs8(Float8 v, void* p) {
+  if constexpr (kOut == DType::kFloat32) {
+    Store8(static_cast<float*>(p), v);
+  } else if constexpr (kOut == DType::kFloat16) {
+#ifdef __F16C__
+    _mm_storeu_si128(static_cast<__m128i*>(p),
+                     _mm256_cvtps_ph((__m256)v, _MM_FROUND_TO_NEAREST_INT));
+#else
+    for (int i = 0; i < 8; ++i) static_cast<uint16_t*>(p)[i] = FloatToHalf(v[i]);
+#endif
+  } else {
+    for (int i = 0; i < 8; ++i) static_cast<uint16_t*>(p)[i] = FloatToBFloat16(v[i]);
   }
-  for (uint32_t g = 0, d0 = 0; d0 < D; ++g, d0 += group_width) {  // one per group of channels
-    const Float8 s = Broadcast8(scale[g]), z = Broadcast8(zero[g]);
-    for (uint32_t d = d0; d < std::min(D, d0 + group_width); d += 8) decode8(d, s, z);
+}
+
+// kRank: the low-rank rank when known at compile time (0 or 4, the presets'), -1 otherwise.
+template <int kBits, int kRank, DType kOut>
+void DecodeHeadAs(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
+                  const uint16_t* zeros, const uint16_t* u_h, const uint16_t* vt_h, void* out) {
+  const uint32_t T = l.tokens, D = l.head_dim, G = l.group_size, rank = l.rank;
+  constexpr size_t kOutBytes = kOut == DType::kFloat32 ? 4 : 2;
+  thread_local std::vector<float> buf;
+  buf.resize(size_t{2} * D + size_t{rank} * D);
+  float *scale = buf.data(), *zero = scale + D, *vt = zero + D;
+  for (size_t i = 0; i < size_t{rank} * D; ++i) vt[i] = HalfToFloat(vt_h[i]);
+  // Values whose groups are whole Float8s use one scale and zero per group.
+  const bool per_group = l.kind == Kind::kValues && G % 8 == 0;
+  const uint32_t groups_per_row = l.kind == Kind::kValues ? CeilDiv(D, G) : 0;
+  char* dst = static_cast<char*>(out);
+  for (uint32_t t = 0; t < T; ++t) {
+    if (l.kind == Kind::kKeys) {
+      if (t % G == 0) {  // unchanged inside a token group
+        LoadAsFloat(scales + size_t{t / G} * D, DType::kFloat16, D, scale);
+        LoadAsFloat(zeros + size_t{t / G} * D, DType::kFloat16, D, zero);
+      }
+    } else {
+      for (uint32_t c = 0; c < groups_per_row; ++c) {
+        const float sc = HalfToFloat(scales[size_t{t} * groups_per_row + c]);
+        const float z = HalfToFloat(zeros[size_t{t} * groups_per_row + c]);
+        if (per_group) {
+          scale[c] = sc, zero[c] = z;
+        } else {
+          std::fill(scale + c * G, scale + std::min(D, (c + 1) * G), sc);
+          std::fill(zero + c * G, zero + std::min(D, (c + 1) * G), z);
+        }
+      }
+    }
+    Float8 u[kRank > 0 ? kRank : 1];
+    for (int j = 0; j < kRank; ++j) u[j] = Broadcast8(HalfToFloat(u_h[size_t{t} * kRank + j]));
+    const uint8_t* row_codes = codes + t * l.row_code_bytes;
+    char* row_out = dst + size_t{t} * D * kOutBytes;
+    auto decode8 = [&](uint32_t d, Float8 s, Float8 z) {
+      Float8 v = UnpackCodes8<kBits>(row_codes + d / 8 * kBits) * s + z;
+      if constexpr (kRank > 0) {
+        for (int j = 0; j < kRank; ++j) v += u[j] * Load8(vt + static_cast<size_t>(j) * D + d);
+      } else if constexpr (kRank < 0) {
+        for (uint32_t j = 0; j < rank; ++j) {
+          v += Broadcast8(HalfToFloat(u_h[size_t{t} * rank + j])) * Load8(vt + size_t{j} * D + d);
+        }
+      }
+      StoreAs8<kOut>(v, row_out + d * kOutBytes);
+    };
+    if (per_group) {
+      for (uint32_t c = 0, d0 = 0; d0 < D; ++c, d0 += G) {
+        const Float8 s = Broadcast8(scale[c]), z = Broadcast8(zero[c]);
+        for (uint32_t d = d0; d < std::min(D, d0 + G); d += 8) decode8(d, s, z);
+      }
+    } else {
+      for (uint32_t d = 0; d < D; d += 8) decode8(d, Load8(scale + d), Load8(zero + d));
+    }
+  }
+}
+
+template <int kBits, int kRank>
+void DecodeHeadRank(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
+                    const uint16_t* zeros, const uint16_t* u, const uint16_t* vt, DType out_dtype,
+                    void* out) {
+  switch (out_dtype) {
+    case DType::kFloat16:
+      return DecodeHeadAs<kBits, kRank, DType::kFloat16>(l, codes, scales, zeros, u, vt, out);
+    case DType::kBFloat16:
+      return DecodeHeadAs<kBits, kRank, DType::kBFloat16>(l, codes, scales, zeros, u, vt, out);
+    case DType::kFloat32:
+      return DecodeHeadAs<kBits, kRank, DType::kFloat32>(l, codes, scales, zeros, u, vt, out);
   }
 }
 
 template <int kBits>
-void DecodeRowAnyRank(const HeadLayout& l, const uint8_t* codes, const float* scale,
-                      const float* zero, uint32_t group_width, const float* u_row, const float* vt,
-                      float* out) {
+void DecodeHeadBits(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
+                    const uint16_t* zeros, const uint16_t* u, const uint16_t* vt, DType out_dtype,
+                    void* out) {
   switch (l.rank) {
     case 0:
-      return DecodeRowBits<kBits, 0>(l.head_dim, 0, codes, scale, zero, group_width, u_row, vt,
-                                     out);
+      return DecodeHeadRank<kBits, 0>(l, codes, scales, zeros, u, vt, out_dtype, out);
     case 4:
-      return DecodeRowBits<kBits, 4>(l.head_dim, 4, codes, scale, zero, group_width, u_row, vt,
-                                     out);
+      return DecodeHeadRank<kBits, 4>(l, codes, scales, zeros, u, vt, out_dtype, out);
     default:
-      return DecodeRowBits<kBits, -1>(l.head_dim, l.rank, codes, scale, zero, group_width, u_row,
-                                      vt, out);
+      return DecodeHeadRank<kBits, -1>(l, codes, scales, zeros, u, vt, out_dtype, out);
   }
 }
 
 }  // namespace
 
-void DecodeRow(const HeadLayout& l, const uint8_t* row_codes, const float* scale_row,
-               const float* zero_row, uint32_t group_width, const float* u_row, const float* vt,
-               float* out) {
+void DecodeHead(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
+                const uint16_t* zeros, const uint16_t* u, const uint16_t* vt, DType out_dtype,
+                void* out) {
   switch (l.bits) {
     case 2:
-      return DecodeRowAnyRank<2>(l, row_codes, scale_row, zero_row, group_width, u_row, vt, out);
+      return DecodeHeadBits<2>(l, codes, scales, zeros, u, vt, out_dtype, out);
     case 3:
-      return DecodeRowAnyRank<3>(l, row_codes, scale_row, zero_row, group_width, u_row, vt, out);
+      return DecodeHeadBits<3>(l, codes, scales, zeros, u, vt, out_dtype, out);
     case 4:
-      return DecodeRowAnyRank<4>(l, row_codes, scale_row, zero_row, group_width, u_row, vt, out);
+      return DecodeHeadBits<4>(l, codes, scales, zeros, u, vt, out_dtype, out);
     default:
-      return DecodeRowAnyRank<8>(l, row_codes, scale_row, zero_row, group_width, u_row, vt, out);
+      return DecodeHeadBits<8>(l, codes, scales, zeros, u, vt, out_dtype, out);
   }
 }
 
