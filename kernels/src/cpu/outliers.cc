@@ -81,9 +81,10 @@ template <bool kDescending>
 bool FirstKByRank(SideList& list, uint32_t k, uint32_t* out) {
   if (list.count < k || list.count > kSideCapacity) return false;
   const uint32_t padded = (list.count + 7) / 8 * 8;
-  std::fill(list.value + list.count, list.value + padded, std::nanf(""));
-  for (uint32_t i = 0, taken = 0; taken < k; ++i) {
-    if (RankOf<kDescending>(list.value, padded, i) < k) out[taken++] = list.offset[i];
+  for (uint32_t i = list.count; i < padded; ++i) list.value[i] = std::nanf("");
+  for (uint32_t i = 0, taken = 0; i < list.count; ++i) {  // branch-free: out holds count entries
+    out[taken] = list.offset[i];
+    taken += RankOf<kDescending>(list.value, padded, i) < k;
   }
   return true;
 }
@@ -144,6 +145,9 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x, uint16
   // Per strip: the k_max largest subset maxima (smallest minima) per channel, kept sorted.
   std::vector<Float8> top(k_max), bottom(k_max);
   thread_local std::vector<Entry> all;
+  thread_local std::vector<uint32_t> flagged_rows;
+  flagged_rows.resize(T);
+  uint32_t* rows = flagged_rows.data();
   SideList high[8], low[8];
   for (uint32_t d0 = 0; d0 < D; d0 += 8) {
     std::fill(top.begin(), top.end(), Broadcast8(-kInf));
@@ -169,10 +173,16 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x, uint16
       if (const uint32_t kd = k[d0 + lane]; kd > 0) lo[lane] = bottom[kd - 1][lane];
       high[lane].count = low[lane].count = 0;
     }
+    // Rows with a candidate, listed without branching (they are too frequent to predict).
+    uint32_t flagged = 0;
     for (uint32_t t = 0; t < T; ++t) {
+      rows[flagged] = t;
+      flagged += OutsideMask8(Load8(x + size_t{t} * D + d0), hi, lo) != 0;
+    }
+    for (uint32_t f = 0; f < flagged; ++f) {
+      const uint32_t t = rows[f];
       const float* row = x + size_t{t} * D + d0;
       const Float8 v = Load8(row);
-      if (OutsideMask8(v, hi, lo) == 0) continue;  // the common case
       for (unsigned bits = LaneMask8(v >= hi); bits; bits &= bits - 1) {
         const uint32_t lane = std::countr_zero(bits);
         high[lane].Push(t, row[lane]);
@@ -200,6 +210,9 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x, uint16
 void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x, uint16_t* out) {
   const uint32_t D = l.head_dim;
   thread_local std::vector<Entry> all;
+  thread_local std::vector<uint32_t> flagged_vectors;
+  flagged_vectors.resize(kValuePoolTokens * D / 8);
+  uint32_t* vectors = flagged_vectors.data();
   SideList high, low;
   for (uint32_t p = 0; p < l.pools; ++p) {
     const uint32_t n = PoolSize(Kind::kValues, l.tokens, D, p);
@@ -226,9 +239,15 @@ void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x, uint
       const Bounds bounds = KthExtremes(mx, mn, 8 * vecs, k);
       const Float8 hi = Broadcast8(bounds.hi), lo = Broadcast8(bounds.lo);
       high.count = low.count = 0;
+      // Vectors with a candidate, listed without branching (too frequent to predict).
+      uint32_t flagged = 0;
       for (uint32_t i = 0; i < n; i += 8) {
+        vectors[flagged] = i;
+        flagged += OutsideMask8(Load8(pool + i), hi, lo) != 0;
+      }
+      for (uint32_t f = 0; f < flagged; ++f) {
+        const uint32_t i = vectors[f];
         const Float8 e = Load8(pool + i);
-        if (OutsideMask8(e, hi, lo) == 0) continue;  // the common case
         for (unsigned bits = LaneMask8(e >= hi); bits; bits &= bits - 1) {
           const uint32_t j = i + std::countr_zero(bits);
           high.Push(j, pool[j]);
