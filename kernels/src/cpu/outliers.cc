@@ -205,6 +205,53 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x, uint16
   }
 }
 
+// The maxima and minima of the 8 * kVecs subsets of pool[0, n) (n a multiple of 8) whose
+// subset i holds the entries e with e % (8 * kVecs) == i, to mx and mn.
+template <int kVecs>
+void SubsetExtremesOf(const float* pool, uint32_t n, float* mx, float* mn) {
+  Float8 vmax[kVecs], vmin[kVecs];
+  for (int v = 0; v < kVecs; ++v) vmax[v] = Broadcast8(-kInf), vmin[v] = Broadcast8(kInf);
+  uint32_t i = 0;
+  for (; i + 8 * kVecs <= n; i += 8 * kVecs) {
+    for (int v = 0; v < kVecs; ++v) {
+      const Float8 e = Load8(pool + i + 8 * v);
+      vmax[v] = e > vmax[v] ? e : vmax[v];
+      vmin[v] = e < vmin[v] ? e : vmin[v];
+    }
+  }
+  for (int v = 0; i < n; i += 8, ++v) {
+    const Float8 e = Load8(pool + i);
+    vmax[v] = e > vmax[v] ? e : vmax[v];
+    vmin[v] = e < vmin[v] ? e : vmin[v];
+  }
+  for (int v = 0; v < kVecs; ++v) {
+    Store8(mx + 8 * v, vmax[v]);
+    Store8(mn + 8 * v, vmin[v]);
+  }
+}
+
+void SubsetExtremes(const float* pool, uint32_t n, uint32_t vecs, float* mx, float* mn) {
+  static_assert(kMaxSubsetVectors == 8);
+  switch (vecs) {
+    case 1:
+      return SubsetExtremesOf<1>(pool, n, mx, mn);
+    case 2:
+      return SubsetExtremesOf<2>(pool, n, mx, mn);
+    case 3:
+      return SubsetExtremesOf<3>(pool, n, mx, mn);
+    case 4:
+      return SubsetExtremesOf<4>(pool, n, mx, mn);
+    case 5:
+      return SubsetExtremesOf<5>(pool, n, mx, mn);
+    case 6:
+      return SubsetExtremesOf<6>(pool, n, mx, mn);
+    case 7:
+      return SubsetExtremesOf<7>(pool, n, mx, mn);
+    default:
+      return SubsetExtremesOf<8>(pool, n, mx, mn);
+  }
+}
+
 // Values: pool = kValuePoolTokens consecutive rows, contiguous in memory; the subsets are the
 // lanes of interleaved Float8 accumulators.
 void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x, uint16_t* out) {
@@ -224,18 +271,8 @@ void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x, uint
     const uint32_t vecs = std::min<uint32_t>({kMaxSubsetVectors, (3 * k + 15) / 16, n / 8});
     bool ranked = false;
     if (k <= 8 * vecs) {
-      Float8 vmax[kMaxSubsetVectors], vmin[kMaxSubsetVectors];
-      for (uint32_t v = 0; v < vecs; ++v) vmax[v] = Broadcast8(-kInf), vmin[v] = Broadcast8(kInf);
-      for (uint32_t i = 0, v = 0; i < n; i += 8, v = v + 1 == vecs ? 0 : v + 1) {
-        const Float8 e = Load8(pool + i);
-        vmax[v] = e > vmax[v] ? e : vmax[v];
-        vmin[v] = e < vmin[v] ? e : vmin[v];
-      }
       alignas(32) float mx[8 * kMaxSubsetVectors], mn[8 * kMaxSubsetVectors];
-      for (uint32_t v = 0; v < vecs; ++v) {
-        Store8(&mx[8 * v], vmax[v]);
-        Store8(&mn[8 * v], vmin[v]);
-      }
+      SubsetExtremes(pool, n, vecs, mx, mn);
       const Bounds bounds = KthExtremes(mx, mn, 8 * vecs, k);
       const Float8 hi = Broadcast8(bounds.hi), lo = Broadcast8(bounds.lo);
       high.count = low.count = 0;
