@@ -214,6 +214,21 @@ TEST(CpuCodec, RejectsBadInput) {
 
   reinterpret_cast<float*>(in.bytes.data())[5] = 1e6f;  // beyond fp16's range
   EXPECT_EQ(Cpu()->Compress(in.view(), gear4).status().code(), absl::StatusCode::kInvalidArgument);
+  reinterpret_cast<float*>(in.bytes.data())[5] = 0.5f;
+  ASSERT_TRUE(Cpu()->Compress(in.view(), gear4).ok());
+  // Anywhere in the tensor, either sign, every lossy preset (kivi too).
+  const size_t last = in.shape.NumElements() - 1;
+  for (const size_t at : {size_t{0}, size_t{300}, last}) {
+    for (const float bad : {-1e6f, INFINITY, -INFINITY, NAN}) {
+      OwnedTensor t = in;
+      reinterpret_cast<float*>(t.bytes.data())[at] = bad;
+      for (const char* preset : {"gear4", "kivi2"}) {
+        EXPECT_EQ(Cpu()->Compress(t.view(), *PresetSpec(preset)).status().code(),
+                  absl::StatusCode::kInvalidArgument)
+            << preset << " " << at << " " << bad;
+      }
+    }
+  }
 
   TensorView bad_shape = in.view();
   bad_shape.shape.head_dim = 12;

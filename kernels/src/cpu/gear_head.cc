@@ -1,5 +1,6 @@
 #include "cpu/gear_head.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "cpu/low_rank.h"
 #include "cpu/outliers.h"
 #include "cpu/quantize.h"
+#include "cpu/simd.h"
 #include "half.h"
 
 namespace gearkv::internal {
@@ -24,6 +26,25 @@ const T* At(const char* base, uint64_t offset) {
   return reinterpret_cast<const T*>(base + offset);
 }
 
+// x[0, n) = the n elements of `dtype` at `in` as fp32; false when one is not finite or is beyond
+// fp16's range. n is a multiple of 8. Converted and checked a chunk at a time, in L1.
+bool LoadAndCheck(const void* in, DType dtype, uint64_t n, float* x) {
+  constexpr uint64_t kChunk = 2048;
+  const Float8 max = Broadcast8(kHalfMax);
+  const auto* src = static_cast<const char*>(in);
+  Int8x32 bad = {};
+  for (uint64_t c = 0; c < n; c += kChunk) {
+    const uint64_t m = std::min(kChunk, n - c);
+    float* chunk = x + c;
+    LoadAsFloat(src + c * DTypeSize(dtype), dtype, m, chunk);
+    for (uint64_t i = 0; i < m; i += 8) {  // m is a multiple of 8 (head_dim is)
+      const Float8 v = Load8(chunk + i);
+      bad |= !(v <= max && v >= -max);  // NaN fails too
+    }
+  }
+  return LaneMask8(bad) == 0;
+}
+
 }  // namespace
 
 bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_index, const void* in,
@@ -33,10 +54,7 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
   thread_local std::vector<uint32_t> index_buf;
   x_buf.resize(n);
   float* x = x_buf.data();
-  LoadAsFloat(in, dtype, n, x);
-  int bad = 0;
-  for (uint64_t i = 0; i < n; ++i) bad |= !(std::fabs(x[i]) <= kHalfMax);  // NaN fails too
-  if (bad) return false;
+  if (!LoadAndCheck(in, dtype, n, x)) return false;
 
   if (l.outliers > 0) {
     index_buf.resize(l.outliers);

@@ -71,6 +71,32 @@ inline void RangeSkippingNaN(const float* p, uint32_t n, float* lo, float* hi) {
   }
 }
 
+// Per channel d < D of rows x[0, rows) (D floats each, D a multiple of 8), the minimum and
+// maximum skipping NaN (outliers): +inf / -inf when all are. kStrips Float8 strips of channels
+// go down the rows together, so that 2 kStrips independent min/max chains hide the latency.
+template <int kStrips>
+void ChannelRangesOf(const float* x, uint32_t rows, uint32_t D, uint32_t d0, float* mn, float* mx) {
+  Float8 lo[kStrips], hi[kStrips];
+  for (int s = 0; s < kStrips; ++s) lo[s] = Broadcast8(kInf), hi[s] = Broadcast8(-kInf);
+  for (uint32_t t = 0; t < rows; ++t) {
+    for (int s = 0; s < kStrips; ++s) {
+      const Float8 v = Load8(x + size_t{t} * D + d0 + 8 * s);
+      lo[s] = v < lo[s] ? v : lo[s];  // NaN compares false: skipped
+      hi[s] = v > hi[s] ? v : hi[s];
+    }
+  }
+  for (int s = 0; s < kStrips; ++s) {
+    Store8(mn + d0 + 8 * s, lo[s]);
+    Store8(mx + d0 + 8 * s, hi[s]);
+  }
+}
+
+void ChannelRanges(const float* x, uint32_t rows, uint32_t D, float* mn, float* mx) {
+  uint32_t d0 = 0;
+  for (; d0 + 32 <= D; d0 += 32) ChannelRangesOf<4>(x, rows, D, d0, mn, mx);
+  for (; d0 < D; d0 += 8) ChannelRangesOf<1>(x, rows, D, d0, mn, mx);
+}
+
 // Group parameters for every channel (keys: one group per channel in a token group; values
 // whose group size is not a multiple of 8).
 struct PerChannel {
@@ -120,15 +146,7 @@ void QuantizeHeadAs(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* sca
     // Groups: one channel over G tokens; every channel of a token group at once.
     for (uint32_t t0 = 0, g = 0; t0 < T; t0 += G, ++g) {
       const uint32_t t1 = std::min(T, t0 + G);
-      std::fill(mn, mn + D, kInf);
-      std::fill(mx, mx + D, -kInf);
-      for (uint32_t t = t0; t < t1; ++t) {
-        const float* row = x + size_t{t} * D;
-        for (uint32_t d = 0; d < D; ++d) {  // NaN compares false: outliers are skipped
-          mn[d] = row[d] < mn[d] ? row[d] : mn[d];
-          mx[d] = row[d] > mx[d] ? row[d] : mx[d];
-        }
-      }
+      ChannelRanges(x + size_t{t0} * D, t1 - t0, D, mn, mx);
       GroupParamsN(mn, mx, D, max_code, zeros + size_t{g} * D, scales + size_t{g} * D, zero, scale,
                    inv);
       for (uint32_t t = t0; t < t1; ++t) {
