@@ -118,8 +118,8 @@ struct PerSpan {
 // by the residual x - dequantized (0 at NaN entries, the outliers).
 template <int kBits, bool kResidual, typename Params>
 void QuantizeSpan(float* x, uint32_t d0, uint32_t d1, const Params& p, uint8_t* row_codes) {
-  const Float8 max_code = Broadcast8(static_cast<float>(MaxCode(kBits))), zero8 = Broadcast8(0);
-  for (uint32_t d = d0; d < d1; d += 8) {
+  auto quantize8 = [&](uint32_t d) {
+    const Float8 max_code = Broadcast8(static_cast<float>(MaxCode(kBits))), zero8 = Broadcast8(0);
     const Float8 v = Load8(x + d);
     const Float8 z = p.Zero(d), s = p.Scale(d);
     Float8 q = RoundToNearest8((v - z) * p.Inv(d));
@@ -129,8 +129,14 @@ void QuantizeSpan(float* x, uint32_t d0, uint32_t d1, const Params& p, uint8_t* 
       const Float8 r = v - (q * s + z);
       Store8(x + d, r == r ? r : zero8);
     }
-    PackCodes8<kBits>(__builtin_convertvector(q, Int8x32), row_codes + d / 8 * kBits);
+    return __builtin_convertvector(q, Int8x32);
+  };
+  uint32_t d = d0;
+  for (; d + 32 <= d1; d += 32) {
+    const Int8x32 c[4] = {quantize8(d), quantize8(d + 8), quantize8(d + 16), quantize8(d + 24)};
+    PackCodes32<kBits>(c, row_codes + d / 8 * kBits);
   }
+  for (; d < d1; d += 8) PackCodes8<kBits>(quantize8(d), row_codes + d / 8 * kBits);
 }
 
 template <int kBits, bool kResidual>
