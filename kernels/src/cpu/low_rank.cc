@@ -4,9 +4,9 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu/dtype_convert.h"
 #include "cpu/simd.h"
 #include "gear_math.h"
-#include "half.h"
 
 namespace gearkv::internal {
 namespace {
@@ -179,6 +179,8 @@ void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t 
   thread_local std::vector<float> pt_buf, qt_buf;
   pt_buf.resize(size_t{rank} * D);
   qt_buf.assign(size_t{rank} * ldq, 0.0f);
+  thread_local std::vector<uint16_t> qt_half;
+  qt_half.resize(qt_buf.size());
   float* pt = pt_buf.data();
   float* qt = qt_buf.data();
   const uint64_t stream = StartMatrixStream(seed, head_index);
@@ -189,16 +191,16 @@ void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t 
     Orthonormalize(pt, rank, D);
     OverRankBlocks<MultiplyRP>(rank, r, T, D, static_cast<const float*>(pt), ldq, qt);
     Orthonormalize(qt, rank, ldq);
-    if (it + 1 == iterations) {
-      for (float& e : qt_buf) e = RoundToHalf(e);
+    if (it + 1 == iterations) {  // V is fitted to the U that is stored: Q rounded to fp16
+      StoreFromFloat(qt, qt_buf.size(), DType::kFloat16, qt_half.data());
+      LoadAsFloat(qt_half.data(), DType::kFloat16, qt_buf.size(), qt);
     }
     OverRankBlocks<MultiplyRtQ>(rank, r, T, D, static_cast<const float*>(qt), ldq, pt);
   }
-  for (uint32_t t = 0; t < T; ++t) {
-    for (uint32_t j = 0; j < rank; ++j)
-      u[size_t{t} * rank + j] = FloatToHalf(qt[size_t{j} * ldq + t]);
+  for (uint32_t t = 0; t < T; ++t) {  // u is [token][rank], Q column by column
+    for (uint32_t j = 0; j < rank; ++j) u[size_t{t} * rank + j] = qt_half[size_t{j} * ldq + t];
   }
-  for (size_t i = 0; i < size_t{rank} * D; ++i) vt[i] = FloatToHalf(pt[i]);
+  StoreFromFloat(pt, size_t{rank} * D, DType::kFloat16, vt);
 }
 
 }  // namespace gearkv::internal
