@@ -18,8 +18,8 @@ namespace {
 //     and likewise for minima. Every entry >= hi is a "high" candidate, every entry <= lo a
 //     "low" one, so the k largest are among the high candidates and the k smallest among the
 //     low ones.
-//  2. Ranks. With hi > lo the two lists are disjoint, and an entry's rank inside its list (8-wide
-//     compares against the whole list, ties to the lower offset) is its rank in the pool: the
+//  2. Ranks. With hi > lo the two lists are disjoint, and an entry's rank inside its list
+//     (counted with 8-wide compares, ties to the lower offset) is its rank in the pool: the
 //     entries ranked below k are the outliers, already in ascending offset order.
 // Pools where that cannot work (more outliers than subsets, bounds that cross because of ties,
 // a list longer than a SideList holds) are sorted whole instead (ChooseBySorting).
@@ -47,29 +47,42 @@ struct SideList {
   }
 };
 
-// Rank of v[i] among v[0, padded) (padded a multiple of 8; NaN lanes never count) in descending
-// (kDescending) or ascending order, ties going to the lower position: the number of entries
-// before it in that order. Over the entries that are not NaN, the ranks are a permutation.
+// Ranks of v[0, n) (n <= kSideCapacity, no NaN) in descending (kDescending) or ascending order,
+// ties going to the lower position: rank[i] = the number of entries before v[i] in that order.
+// The ranks are a permutation of 0 .. n - 1. Vectorised over i: every v[j] is compared with
+// eight entries at a time.
 template <bool kDescending>
-uint32_t RankOf(const float* v, uint32_t padded, uint32_t i) {
-  const Float8 x = Broadcast8(v[i]);
-  uint32_t rank = 0;
-  for (uint32_t b = 0; b < padded; b += 8) {
-    const Float8 w = Load8(v + b);
-    const unsigned before = i >= b + 8 ? 0xffu : (i > b ? (1u << (i - b)) - 1 : 0u);
-    const unsigned ahead = kDescending ? LaneMask8(w > x) : LaneMask8(w < x);
-    rank += std::popcount(ahead | (LaneMask8(w == x) & before));
+void RanksOf(const float* v, uint32_t n, int32_t* rank) {
+  const Int8x32 iota = {0, 1, 2, 3, 4, 5, 6, 7};
+  for (uint32_t b = 0; b < n; b += 8) {
+    alignas(32) float w_lanes[8];
+    for (uint32_t i = 0; i < 8; ++i)
+      w_lanes[i] = b + i < n ? v[b + i] : 0.0f;  // lanes >= n: unused
+    const Float8 w = Load8(w_lanes);
+    const Int8x32 lane_index = iota + static_cast<int32_t>(b);
+    Int8x32 count = {};  // minus the count: comparisons give -1
+    for (uint32_t j = 0; j < n; ++j) {
+      const Float8 x = Broadcast8(v[j]);
+      const Int8x32 ahead = kDescending ? x > w : x < w;
+      const Int8x32 tie = (x == w) & (Int8x32{} + static_cast<int32_t>(j) < lane_index);
+      count += ahead | tie;
+    }
+    alignas(32) int32_t r[8];
+    *reinterpret_cast<Int8x32*>(r) = -count;
+    for (uint32_t i = 0; i < 8 && b + i < n; ++i) rank[b + i] = r[i];
   }
-  return rank;
 }
 
-// The k-th largest of a[0, m) and the k-th smallest of b[0, m) (m a multiple of 8, 1 <= k <= m,
+// The k-th largest of a[0, m) and the k-th smallest of b[0, m) (1 <= k <= m <= kSideCapacity,
 // no NaN): the entries whose rank is k - 1.
 Bounds KthExtremes(const float* a, const float* b, uint32_t m, uint32_t k) {
+  int32_t rank_a[kSideCapacity], rank_b[kSideCapacity];
+  RanksOf<true>(a, m, rank_a);
+  RanksOf<false>(b, m, rank_b);
   Bounds bounds{kInf, -kInf};
   for (uint32_t i = 0; i < m; ++i) {
-    if (RankOf<true>(a, m, i) == k - 1) bounds.hi = a[i];
-    if (RankOf<false>(b, m, i) == k - 1) bounds.lo = b[i];
+    bounds.hi = rank_a[i] == static_cast<int32_t>(k - 1) ? a[i] : bounds.hi;
+    bounds.lo = rank_b[i] == static_cast<int32_t>(k - 1) ? b[i] : bounds.lo;
   }
   return bounds;
 }
@@ -78,23 +91,63 @@ Bounds KthExtremes(const float* a, const float* b, uint32_t m, uint32_t k) {
 // descending (kDescending) or ascending value order, ties to the earlier entry. False when the
 // list holds fewer than k entries or overflowed.
 template <bool kDescending>
-bool FirstKByRank(SideList& list, uint32_t k, uint32_t* out) {
+bool FirstKByRank(const SideList& list, uint32_t k, uint32_t* out) {
   if (list.count < k || list.count > kSideCapacity) return false;
-  const uint32_t padded = (list.count + 7) / 8 * 8;
-  for (uint32_t i = list.count; i < padded; ++i) list.value[i] = std::nanf("");
+  int32_t rank[kSideCapacity];
+  RanksOf<kDescending>(list.value, list.count, rank);
   for (uint32_t i = 0, taken = 0; i < list.count; ++i) {  // branch-free: out holds count entries
     out[taken] = list.offset[i];
-    taken += RankOf<kDescending>(list.value, padded, i) < k;
+    taken += rank[i] < static_cast<int32_t>(k);
   }
   return true;
 }
 
 // The rank path (step 2 above) for a pool whose bounds are hi > lo: writes its 2k outlier
 // offsets in ascending order. False, writing nothing, when a list cannot be used.
-bool ChooseByRank(SideList& high, SideList& low, uint32_t k, uint16_t* out) {
+bool ChooseByRank(const SideList& high, const SideList& low, uint32_t k, uint16_t* out) {
   uint32_t top[kSideCapacity], bottom[kSideCapacity];
   if (!FirstKByRank<true>(high, k, top) || !FirstKByRank<false>(low, k, bottom)) return false;
   std::merge(top, top + k, bottom, bottom + k, out);
+  return true;
+}
+
+// The rank path for a pool whose candidates of both sides are in one list (ascending offset),
+// with bounds hi > lo: an entry above hi has at least k entries below it, one below lo at least
+// k above it, so ranking the whole list both ways picks the same 2k entries as ranking each
+// side. Writes them, in ascending order; false, writing nothing, when the list cannot be used.
+bool ChooseFromMixed(SideList& list, uint32_t k, uint16_t* out) {
+  const uint32_t n = list.count;
+  if (n < 2 * k || n > kSideCapacity) return false;
+  uint16_t chosen[kSideCapacity];
+  uint32_t taken = 0;
+  if (n <= 8) {  // one Float8, a fixed number of steps: no branch depends on the data
+    const Int8x32 iota = {0, 1, 2, 3, 4, 5, 6, 7};
+    const Int8x32 valid = iota < static_cast<int32_t>(n);
+    const Float8 w = valid ? Load8(list.value) : Broadcast8(std::nanf(""));
+    Int8x32 desc = {}, asc = {};  // minus the ranks: comparisons give -1
+    for (int j = 0; j < 8; ++j) {
+      const Float8 x = Broadcast8(w[j]);
+      const Int8x32 tie = (x == w) & (iota > j);
+      desc += (x > w) | tie;
+      asc += (x < w) | tie;
+    }
+    const int32_t kk = static_cast<int32_t>(k);
+    const unsigned mask = LaneMask8(valid & ((-desc < kk) | (-asc < kk)));
+    for (uint32_t i = 0; i < 8; ++i) {
+      chosen[taken] = static_cast<uint16_t>(list.offset[i]);
+      taken += (mask >> i) & 1;
+    }
+  } else {
+    int32_t desc[kSideCapacity], asc[kSideCapacity];
+    RanksOf<true>(list.value, n, desc);
+    RanksOf<false>(list.value, n, asc);
+    for (uint32_t i = 0; i < n; ++i) {
+      chosen[taken] = static_cast<uint16_t>(list.offset[i]);
+      taken += desc[i] < static_cast<int32_t>(k) || asc[i] < static_cast<int32_t>(k);
+    }
+  }
+  if (taken != 2 * k) return false;  // the sides overlapped
+  std::copy_n(chosen, taken, out);
   return true;
 }
 
@@ -148,7 +201,7 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x, uint16
   thread_local std::vector<uint32_t> flagged_rows;
   flagged_rows.resize(T);
   uint32_t* rows = flagged_rows.data();
-  SideList high[8], low[8];
+  SideList candidates[8];  // per channel, both sides
   for (uint32_t d0 = 0; d0 < D; d0 += 8) {
     std::fill(top.begin(), top.end(), Broadcast8(-kInf));
     std::fill(bottom.begin(), bottom.end(), Broadcast8(kInf));
@@ -171,7 +224,7 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x, uint16
     for (uint32_t lane = 0; lane < 8; ++lane) {
       if (const uint32_t kd = k[d0 + lane]; kd > 0) hi[lane] = top[kd - 1][lane];
       if (const uint32_t kd = k[d0 + lane]; kd > 0) lo[lane] = bottom[kd - 1][lane];
-      high[lane].count = low[lane].count = 0;
+      candidates[lane].count = 0;
     }
     // Rows with a candidate, listed without branching (they are too frequent to predict).
     uint32_t flagged = 0;
@@ -182,20 +235,15 @@ void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x, uint16
     for (uint32_t f = 0; f < flagged; ++f) {
       const uint32_t t = rows[f];
       const float* row = x + size_t{t} * D + d0;
-      const Float8 v = Load8(row);
-      for (unsigned bits = LaneMask8(v >= hi); bits; bits &= bits - 1) {
+      for (unsigned bits = OutsideMask8(Load8(row), hi, lo); bits; bits &= bits - 1) {
         const uint32_t lane = std::countr_zero(bits);
-        high[lane].Push(t, row[lane]);
-      }
-      for (unsigned bits = LaneMask8(v <= lo); bits; bits &= bits - 1) {
-        const uint32_t lane = std::countr_zero(bits);
-        low[lane].Push(t, row[lane]);
+        candidates[lane].Push(t, row[lane]);
       }
     }
     for (uint32_t lane = 0; lane < 8; ++lane) {
       const uint32_t d = d0 + lane, kd = k[d];
       if (kd == 0) continue;
-      if (!(hi[lane] > lo[lane] && ChooseByRank(high[lane], low[lane], kd, out))) {
+      if (!(hi[lane] > lo[lane] && ChooseFromMixed(candidates[lane], kd, out))) {
         all.resize(T);
         for (uint32_t t = 0; t < T; ++t) all[t] = {t, x[size_t{t} * D + d]};
         ChooseBySorting(all.data(), all.data() + T, kd, out);
