@@ -1,6 +1,7 @@
 #include "cpu/outliers.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -34,16 +35,42 @@ struct Bounds {
   float hi, lo;
 };
 
-// One side's candidates of a pool, in ascending offset order. Pushes past the capacity are
+// For each 8-bit lane mask, the numbers of its set lanes in order (then zeros): the
+// permutation that moves the selected lanes of a Float8 to its front.
+constexpr auto kCompressLanes = [] {
+  std::array<std::array<uint8_t, 8>, 256> lut{};
+  for (unsigned mask = 0; mask < 256; ++mask) {
+    for (uint8_t lane = 0, n = 0; lane < 8; ++lane) {
+      if (mask >> lane & 1) lut[mask][n++] = lane;
+    }
+  }
+  return lut;
+}();
+
+// One side's candidates of a pool, in ascending offset order. Entries past the capacity are
 // counted but not kept: the list is then unusable.
 struct SideList {
-  alignas(32) float value[kSideCapacity];
-  uint32_t offset[kSideCapacity];
+  alignas(32) float value[kSideCapacity + 8];  // 8 lanes of slack for Append's stores
+  uint32_t offset[kSideCapacity + 8];
   uint32_t count = 0;
 
   void Push(uint32_t off, float v) {
     if (count < kSideCapacity) value[count] = v, offset[count] = off;
     ++count;
+  }
+  // Appends the lanes of v set in `mask`, lane i at offset first + i, without branching.
+  void Append(Float8 v, uint32_t first, unsigned mask) {
+#ifdef __AVX2__
+    const uint32_t at = std::min(count, kSideCapacity);
+    const __m256i lanes = _mm256_cvtepu8_epi32(
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kCompressLanes[mask].data())));
+    _mm256_storeu_ps(value + at, _mm256_permutevar8x32_ps((__m256)v, lanes));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(offset + at),
+                        _mm256_add_epi32(lanes, _mm256_set1_epi32(static_cast<int>(first))));
+    count += std::popcount(mask);
+#else
+    for (; mask; mask &= mask - 1) Push(first + std::countr_zero(mask), v[std::countr_zero(mask)]);
+#endif
   }
 };
 
@@ -333,14 +360,8 @@ void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x, uint
       for (uint32_t f = 0; f < flagged; ++f) {
         const uint32_t i = vectors[f];
         const Float8 e = Load8(pool + i);
-        for (unsigned bits = LaneMask8(e >= hi); bits; bits &= bits - 1) {
-          const uint32_t j = i + std::countr_zero(bits);
-          high.Push(j, pool[j]);
-        }
-        for (unsigned bits = LaneMask8(e <= lo); bits; bits &= bits - 1) {
-          const uint32_t j = i + std::countr_zero(bits);
-          low.Push(j, pool[j]);
-        }
+        high.Append(e, i, LaneMask8(e >= hi));
+        low.Append(e, i, LaneMask8(e <= lo));
       }
       ranked = bounds.hi > bounds.lo && ChooseByRank(high, low, k, out);
     }
