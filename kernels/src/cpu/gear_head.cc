@@ -72,6 +72,7 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
   QuantizeHead(l, x, At<uint8_t>(out, l.codes_offset), At<uint16_t>(out, l.scales_offset),
                At<uint16_t>(out, l.zeros_offset));
   if (l.rank > 0) {
+    for (uint64_t i = 0; i < l.outliers; ++i) x[index_buf[i]] = 0.0f;  // S holds them exactly
     FitLowRank(x, l.tokens, l.head_dim, l.rank, spec.power_iterations, spec.seed, head_index,
                At<uint16_t>(out, l.u_offset), At<uint16_t>(out, l.vt_offset));
   }

@@ -115,7 +115,7 @@ struct PerSpan {
 
 // Quantizes channels [d0, d1) of row x (d0 and d1 multiples of 8) with group parameters p:
 // QuantizeCode per entry, codes packed LSB-first into row_codes, and, when kResidual, x replaced
-// by the residual x - dequantized (0 at NaN entries, the outliers).
+// by the residual x - dequantized (NaN at NaN entries, the outliers).
 template <int kBits, bool kResidual, typename Params>
 void QuantizeSpan(float* x, uint32_t d0, uint32_t d1, const Params& p, uint8_t* row_codes) {
   auto quantize8 = [&](uint32_t d) {
@@ -127,7 +127,7 @@ void QuantizeSpan(float* x, uint32_t d0, uint32_t d1, const Params& p, uint8_t* 
     q = q < max_code ? q : max_code;
     if constexpr (kResidual) {
       const Float8 r = v - (q * s + z);
-      Store8(x + d, r == r ? r : zero8);
+      Store8(x + d, r);  // NaN at NaN entries
     }
     return __builtin_convertvector(q, Int8x32);
   };
