@@ -230,6 +230,19 @@ TEST(CpuCodec, RejectsBadInput) {
     }
   }
 
+  // fp16 input is checked on its bits: inf and NaN have an all-ones exponent.
+  const OwnedTensor half = RandomKv({1, 1, 16, 16}, DType::kFloat16, 2);
+  ASSERT_TRUE(Cpu()->Compress(half.view(), gear4).ok());
+  for (const size_t at : {size_t{0}, size_t{300}, half.shape.NumElements() - 1}) {
+    for (const uint16_t bits : {uint16_t{0x7c00}, uint16_t{0xfc00}, uint16_t{0x7e01}}) {
+      OwnedTensor t = half;
+      reinterpret_cast<uint16_t*>(t.bytes.data())[at] = bits;
+      EXPECT_EQ(Cpu()->Compress(t.view(), gear4).status().code(),
+                absl::StatusCode::kInvalidArgument)
+          << at << " " << bits;
+    }
+  }
+
   TensorView bad_shape = in.view();
   bad_shape.shape.head_dim = 12;
   EXPECT_EQ(Cpu()->Compress(bad_shape, gear4).status().code(), absl::StatusCode::kInvalidArgument);

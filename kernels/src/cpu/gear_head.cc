@@ -27,8 +27,24 @@ const T* At(const char* base, uint64_t offset) {
 }
 
 // x[0, n) = the n elements of `dtype` at `in` as fp32; false when one is not finite or is beyond
-// fp16's range. n is a multiple of 8. Converted and checked a chunk at a time, in L1.
+// fp16's range. n is a multiple of 8. fp16 input is checked on its bits (every finite fp16 is in
+// range: the exponent must not be all ones); other dtypes after conversion, a chunk at a time
+// while it is in L1.
 bool LoadAndCheck(const void* in, DType dtype, uint64_t n, float* x) {
+  if (dtype == DType::kFloat16) {
+    typedef uint16_t Half16 __attribute__((vector_size(32), aligned(2)));
+    const auto* h = static_cast<const Half16*>(in);
+    Half16 special = {};
+    uint64_t i = 0;
+    for (; i + 16 <= n; i += 16) special |= (h[i / 16] & 0x7c00) == 0x7c00;
+    const auto* tail = static_cast<const uint16_t*>(in);
+    bool bad = false;
+    for (; i < n; ++i) bad |= (tail[i] & 0x7c00) == 0x7c00;
+    for (int lane = 0; lane < 16; ++lane) bad |= special[lane] != 0;
+    if (bad) return false;
+    LoadAsFloat(in, dtype, n, x);
+    return true;
+  }
   constexpr uint64_t kChunk = 2048;
   const Float8 max = Broadcast8(kHalfMax);
   const auto* src = static_cast<const char*>(in);
