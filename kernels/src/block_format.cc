@@ -50,7 +50,12 @@ uint64_t Checksum(const char* data, uint64_t size) { return XXH3_64bits(data, si
 }  // namespace
 
 absl::StatusOr<BlockGeometry> MakeBlockGeometry(const TensorShape& shape, DType dtype,
-                                                const CodecSpec& spec) {
+                                                const CodecSpec& spec, uint16_t version) {
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrCat("unsupported block format version ", version,
+                                                   " (this build reads ", kOldestFormatVersion,
+                                                   " to ", kFormatVersion, ")"));
+  }
   GEARKV_RETURN_IF_ERROR(ValidateShape(shape));
   GEARKV_RETURN_IF_ERROR(ValidateSpec(spec));
   if (!IsValidDType(static_cast<uint8_t>(dtype))) {
@@ -58,7 +63,7 @@ absl::StatusOr<BlockGeometry> MakeBlockGeometry(const TensorShape& shape, DType 
         absl::StrCat("invalid dtype value ", static_cast<int>(dtype)));
   }
   BlockGeometry g;
-  g.info.format_version = kFormatVersion;
+  g.info.format_version = version;
   g.info.shape = shape;
   g.info.dtype = dtype;
   g.info.spec = spec;
@@ -70,8 +75,9 @@ absl::StatusOr<BlockGeometry> MakeBlockGeometry(const TensorShape& shape, DType 
     if (spec.method == Method::kNone) {
       g.section_bytes[k] = AlignUp(shape.MatrixElements() * DTypeSize(dtype), kArrayAlignment);
     } else {
-      g.heads[k] = MakeHeadLayout(kind, shape.tokens, shape.head_dim, spec.bits, spec.group_size,
-                                  spec.rank, spec.outlier_ratio, DTypeSize(dtype));
+      g.heads[k] =
+          MakeHeadLayout(kind, shape.tokens, shape.head_dim, spec.bits, spec.group_size, spec.rank,
+                         spec.outlier_ratio, DTypeSize(dtype), FactorPrecisionOf(version));
       g.section_bytes[k] = g.heads[k].head_bytes * shape.kv_heads;
     }
   }
@@ -97,7 +103,7 @@ void WriteHeaderAndTable(const BlockGeometry& g, char* block) {
   const CodecSpec& spec = g.info.spec;
   const TensorShape& shape = g.info.shape;
   std::memcpy(block + kMagic, kBlockMagic, 4);
-  Put<uint16_t>(block + kVersion, kFormatVersion);
+  Put<uint16_t>(block + kVersion, g.info.format_version);
   Put<uint8_t>(block + kDType, static_cast<uint8_t>(g.info.dtype));
   Put<uint8_t>(block + kMethod, static_cast<uint8_t>(spec.method));
   Put<uint32_t>(block + kLayers, shape.layers);
@@ -134,9 +140,10 @@ absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes) {
     return absl::InvalidArgumentError("not a gearkv block (bad magic)");
   }
   const uint16_t version = Get<uint16_t>(b + kVersion);
-  if (version != kFormatVersion) {
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
     return absl::InvalidArgumentError(absl::StrCat("unsupported block format version ", version,
-                                                   " (this build reads ", kFormatVersion, ")"));
+                                                   " (this build reads ", kOldestFormatVersion,
+                                                   " to ", kFormatVersion, ")"));
   }
   const uint64_t declared = Get<uint64_t>(b + kBlockBytes);
   if (declared != bytes.size()) {
@@ -169,7 +176,7 @@ absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes) {
     spec.outlier_ratio = Get<float>(b + kOutlierRatio);
     spec.seed = Get<uint32_t>(b + kSeed);
   }
-  auto geometry = MakeBlockGeometry(shape, static_cast<DType>(dtype), spec);
+  auto geometry = MakeBlockGeometry(shape, static_cast<DType>(dtype), spec, version);
   if (!geometry.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("block header is invalid: ", geometry.status().message()));
@@ -231,8 +238,9 @@ absl::StatusOr<std::string> SliceBlockLayers(std::string_view block, uint32_t la
   }
   TensorShape shape = info.shape;
   shape.layers = layer_end - layer_begin;
-  GEARKV_ASSIGN_OR_RETURN(internal::BlockGeometry g,
-                          internal::MakeBlockGeometry(shape, info.dtype, info.spec));
+  GEARKV_ASSIGN_OR_RETURN(
+      internal::BlockGeometry g,
+      internal::MakeBlockGeometry(shape, info.dtype, info.spec, info.format_version));
   std::string out(g.info.block_bytes, '\0');
   internal::WriteHeaderAndTable(g, out.data());
   const uint64_t layer_bytes = g.section_bytes[0] + g.section_bytes[1];

@@ -13,7 +13,10 @@
 namespace gearkv::internal {
 
 inline constexpr char kBlockMagic[4] = {'G', 'K', 'V', 'B'};
-inline constexpr uint16_t kFormatVersion = 1;
+// The version Compress writes. ParseBlock also reads kOldestFormatVersion .. kFormatVersion:
+// version 1 stores the low-rank factors in fp16, version 2 in int8 with fp16 scales.
+inline constexpr uint16_t kFormatVersion = 2;
+inline constexpr uint16_t kOldestFormatVersion = 1;
 inline constexpr uint64_t kHeaderBytes = 64;
 inline constexpr uint64_t kSectionEntryBytes = 16;  // u64 offset, u64 bytes
 inline constexpr uint64_t kChecksumBytes = 8;       // XXH3-64 of every byte before it
@@ -34,15 +37,22 @@ struct BlockGeometry {
   }
 };
 
-// Validates shape, dtype and spec and computes the geometry.
+// How the low-rank factors of a block of format `version` are stored.
+inline FactorPrecision FactorPrecisionOf(uint16_t version) {
+  return version == 1 ? FactorPrecision::kFp16 : FactorPrecision::kInt8;
+}
+
+// Validates shape, dtype and spec and computes the geometry of a block of format `version`
+// (kOldestFormatVersion .. kFormatVersion; INVALID_ARGUMENT otherwise).
 absl::StatusOr<BlockGeometry> MakeBlockGeometry(const TensorShape& shape, DType dtype,
-                                                const CodecSpec& spec);
+                                                const CodecSpec& spec,
+                                                uint16_t version = kFormatVersion);
 
 // Sizes of a block with this geometry (relative_error unset).
 CompressStats StatsOf(const BlockGeometry& geometry);
 
-// Writes header and section table into block[0, data_offset) (the padding up to data_offset
-// is zeroed).
+// Writes header (version geometry.info.format_version) and section table into
+// block[0, data_offset) (the padding up to data_offset is zeroed).
 void WriteHeaderAndTable(const BlockGeometry& geometry, char* block);
 
 // Computes and stores the trailing checksum over block[0, checksum_offset).

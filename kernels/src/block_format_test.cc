@@ -3,6 +3,8 @@
 #include "block_format.h"
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "gearkv/codec.h"
@@ -70,7 +72,9 @@ TEST(BlockFormat, ForgedHeadersWithValidChecksumsAreRefused) {
     int width;
   };
   const Forgery forgeries[] = {
-      {4, 2, 2},       // version
+      {4, 3, 2},       // version (unknown)
+      {4, 0, 2},       // version (unknown)
+      {4, 1, 2},       // version 1: fp16 factors, the size no longer matches
       {6, 9, 1},       // dtype
       {7, 7, 1},       // method
       {8, 3, 4},       // layers (size no longer matches)
@@ -86,6 +90,77 @@ TEST(BlockFormat, ForgedHeadersWithValidChecksumsAreRefused) {
     Reseal(bad);
     auto info = InspectBlock(bad);
     EXPECT_EQ(info.status().code(), absl::StatusCode::kInvalidArgument) << "offset " << f.offset;
+  }
+}
+
+TEST(BlockFormat, WritesVersionTwoAndNamesTheVersionsItReads) {
+  std::string block = GoodBlock();
+  EXPECT_EQ(InspectBlock(block)->format_version, 2);
+  const uint16_t future = 3;
+  std::memcpy(block.data() + 4, &future, 2);
+  Reseal(block);
+  const absl::Status st = InspectBlock(block).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("version 3 (this build reads 1 to 2)"), std::string::npos) << st;
+}
+
+// Blocks of format version 1 (fp16 low-rank factors), written by the codec before version 2
+// (kernels/testdata/v1/README.md): they still parse, slice and decode, into every dtype, to the
+// same bytes as that codec decoded them to (XXH3-64 of its decodes into float32, float16,
+// bfloat16).
+TEST(BlockFormat, DecodesVersionOneFixtures) {
+  struct Fixture {
+    const char* file;
+    TensorShape shape;
+    DType dtype;
+    uint64_t seed;
+    uint64_t decoded[3];
+  };
+  const Fixture fixtures[] = {
+      {"kernels/testdata/v1/gear4_f16.gkvb",
+       {1, 2, 72, 24},
+       DType::kFloat16,
+       11,
+       {0x0d7bfdb2df5491d8, 0x03889aa37f8e3450, 0x1eca75261d23f73c}},
+      {"kernels/testdata/v1/b3_g32_r3_f32.gkvb",
+       {1, 1, 20, 40},
+       DType::kFloat32,
+       12,
+       {0x4512f4d4479ab7d7, 0x156450ad38e28c91, 0xdcb36b33c73e5d3c}},
+  };
+  auto codec = *MakeCodec(Backend::kCpu);
+  for (const Fixture& f : fixtures) {
+    std::ifstream file(f.file, std::ios::binary);
+    ASSERT_TRUE(file) << f.file << " (run from the repository root)";
+    const std::string block((std::istreambuf_iterator<char>(file)),
+                            std::istreambuf_iterator<char>());
+    auto info = InspectBlock(block);
+    ASSERT_TRUE(info.ok()) << f.file << ": " << info.status();
+    EXPECT_EQ(info->format_version, 1);
+    EXPECT_EQ(info->shape, f.shape);
+    EXPECT_EQ(info->dtype, f.dtype);
+    auto sliced = SliceBlockLayers(block, 0, 1);  // keeps the version of the sections it copies
+    ASSERT_TRUE(sliced.ok()) << sliced.status();
+    EXPECT_EQ(*sliced, block);
+    const DType outs[3] = {DType::kFloat32, DType::kFloat16, DType::kBFloat16};
+    for (int i = 0; i < 3; ++i) {
+      auto out = testing::ZeroTensor(f.shape, outs[i]);
+      ASSERT_TRUE(codec->Decompress(block, out.mutable_view()).ok());
+      EXPECT_EQ(XXH3_64bits(out.bytes.data(), out.bytes.size()), f.decoded[i])
+          << f.file << " into " << DTypeName(outs[i]);
+    }
+    // The same tensor and spec compressed now: a version-2 block, smaller, as close.
+    const auto in = testing::RandomKv(f.shape, f.dtype, f.seed);
+    auto v2 = codec->Compress(in.view(), info->spec, {.measure_error = true});
+    ASSERT_TRUE(v2.ok()) << v2.status();
+    EXPECT_EQ(InspectBlock(v2->bytes)->format_version, 2);
+    EXPECT_LT(v2->bytes.size(), block.size());
+    auto v1_out = testing::ZeroTensor(f.shape, DType::kFloat32);
+    ASSERT_TRUE(codec->Decompress(block, v1_out.mutable_view()).ok());
+    const double v1_error = *RelativeError(v1_out.view(), in.view());
+    std::cout << f.file << ": error v1 " << v1_error << ", v2 " << *v2->stats.relative_error
+              << "; bytes " << block.size() << " -> " << v2->bytes.size() << "\n";
+    EXPECT_LT(*v2->stats.relative_error, v1_error * 1.02 + 1e-6);
   }
 }
 

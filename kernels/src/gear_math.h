@@ -5,6 +5,7 @@
 #ifndef GEARKV_KERNELS_GEAR_MATH_H_
 #define GEARKV_KERNELS_GEAR_MATH_H_
 
+#include <cmath>
 #include <cstdint>
 
 #ifdef __CUDACC__
@@ -45,6 +46,54 @@ GEARKV_HD float QuantizeCode(float x, float zero, float inv_scale, float max_cod
 
 GEARKV_HD float DequantizeCode(float code, float zero, float scale) { return code * scale + zero; }
 
+// x rounded to the nearest fp16 value (ties to even), as fp32, for finite |x| <= 65504 (larger
+// values would round to infinity). Pure arithmetic (frexp, ldexp, rint: exact scalings by powers
+// of two), so that host and device agree; equal to half.h RoundToHalf over that range.
+GEARKV_HD float RoundToHalfValue(float x) {
+  if (x == 0.0f) return x;
+  int e = 0;
+  frexpf(x, &e);  // |x| = m 2^e, m in [0.5, 1)
+  // fp16 keeps 11 significant bits down to 2^-14 (e >= -13); below, steps of 2^-24.
+  const int step = e >= -13 ? e - 11 : -24;
+#ifdef __CUDA_ARCH__
+  const float steps = rintf(ldexpf(x, -step));
+#else
+  const float steps = __builtin_rintf(ldexpf(x, -step));
+#endif
+  return ldexpf(steps, step);
+}
+
+// Low-rank factors (format version 2): int8 entries, symmetric, with one fp16 scale per factor
+// vector (a column of u, a row of vt): x ~ q * scale, q in [-kFactorMaxQ, kFactorMaxQ].
+inline constexpr float kFactorMaxQ = 127.0f;
+
+// The scale of a factor vector whose largest magnitude is max_abs: fp16(max_abs / 127), at most
+// fp16's largest finite value; 0 for an all-zero vector (or a NaN max_abs).
+GEARKV_HD float FactorScale(float max_abs) {
+  if (!(max_abs > 0.0f)) return 0.0f;
+  const float s = max_abs / kFactorMaxQ;
+  return RoundToHalfValue(s < 65504.0f ? s : 65504.0f);
+}
+
+// 1 / scale, or 0 for a zero scale (every entry of that vector quantizes to 0).
+GEARKV_HD float FactorInvScale(float scale) { return scale > 0.0f ? 1.0f / scale : 0.0f; }
+
+// The int8 entry of x in a vector with inverse scale `inv_scale` (FactorInvScale):
+// round-half-even(x * inv_scale) clamped to [-127, 127]; 0 for a NaN x.
+GEARKV_HD int8_t QuantizeFactor(float x, float inv_scale) {
+  if (x != x) return 0;
+  float q = x * inv_scale;
+#ifdef __CUDA_ARCH__
+  q = rintf(q);
+#else
+  q = __builtin_rintf(q);
+#endif
+  q = q > -kFactorMaxQ ? q : -kFactorMaxQ;
+  return static_cast<int8_t>(q < kFactorMaxQ ? q : kFactorMaxQ);
+}
+
+GEARKV_HD float DequantizeFactor(int8_t q, float scale) { return static_cast<float>(q) * scale; }
+
 // SplitMix64: the deterministic generator behind the subspace iteration's starting matrix.
 GEARKV_HD uint64_t SplitMix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
@@ -78,6 +127,10 @@ GEARKV_HD uint32_t OutliersPerSide(double outlier_ratio, uint32_t pool_size, uin
   return static_cast<uint32_t>(k < pool_size / 2 ? k : pool_size / 2);
 }
 
+// How a head's low-rank factors are stored: fp16 entries (format version 1), or int8 entries with
+// an fp16 scale per factor vector (version 2).
+enum class FactorPrecision : uint8_t { kFp16 = 0, kInt8 = 1 };
+
 // Geometry of one head (a tokens x head_dim matrix) of one kind, and where each of its arrays
 // lies inside the head's part of a GEAR section. All offsets are relative to the head's start
 // and aligned to kArrayAlignment. The arrays:
@@ -87,14 +140,19 @@ GEARKV_HD uint32_t OutliersPerSide(double outlier_ratio, uint32_t pool_size, uin
 //   outlier_offsets  u16 [outliers]: position inside its pool (keys: token; values:
 //                    (token - first token of the pool) * head_dim + channel)
 //   outlier_values   tensor dtype [outliers]: the exact values
-//   u       fp16 [tokens][rank]      low-rank factor: L = u * vt
-//   vt      fp16 [rank][head_dim]
+//   u       [tokens][rank]      low-rank factor: L = u * vt; fp16 (FactorPrecision::kFp16) or
+//                               int8 (kInt8: u[t][j] ~ q * u_scales[j])
+//   u_scales  fp16 [rank]       kInt8 only (empty for kFp16): per column of u
+//   vt      [rank][head_dim]    fp16 or int8 (vt[j][d] ~ q * vt_scales[j])
+//   vt_scales fp16 [rank]       kInt8 only: per row of vt
 // Outliers are stored pool by pool (pools in order), ascending offset inside a pool.
 struct HeadLayout {
   Kind kind = Kind::kKeys;
   uint32_t tokens = 0, head_dim = 0, bits = 0, group_size = 0, rank = 0;
   uint32_t value_bytes = 0;  // bytes of one outlier value (the tensor's dtype)
-  uint32_t pool_size = 0;    // entries in one outlier pool
+  FactorPrecision factors = FactorPrecision::kInt8;
+  uint32_t factor_bytes = 1;  // bytes of one entry of u and vt: 2 (kFp16) or 1 (kInt8)
+  uint32_t pool_size = 0;     // entries in one outlier pool
   uint32_t pools = 0;
   double outlier_ratio = 0;  // the spec's s, as double (OutliersPerSide's argument)
   uint64_t row_code_bytes = 0;
@@ -102,7 +160,7 @@ struct HeadLayout {
   uint64_t outliers = 0;
   uint64_t codes_offset = 0, scales_offset = 0, zeros_offset = 0;
   uint64_t outlier_offsets_offset = 0, outlier_values_offset = 0;
-  uint64_t u_offset = 0, vt_offset = 0;
+  uint64_t u_offset = 0, u_scales_offset = 0, vt_offset = 0, vt_scales_offset = 0;
   uint64_t head_bytes = 0;  // a multiple of kArrayAlignment
 };
 
@@ -120,7 +178,8 @@ GEARKV_HD uint32_t PoolSize(Kind kind, uint32_t tokens, uint32_t head_dim, uint3
 
 GEARKV_HD HeadLayout MakeHeadLayout(Kind kind, uint32_t tokens, uint32_t head_dim, uint32_t bits,
                                     uint32_t group_size, uint32_t rank, double outlier_ratio,
-                                    uint32_t value_bytes) {
+                                    uint32_t value_bytes,
+                                    FactorPrecision factors = FactorPrecision::kInt8) {
   HeadLayout l;
   l.kind = kind;
   l.tokens = tokens;
@@ -129,6 +188,8 @@ GEARKV_HD HeadLayout MakeHeadLayout(Kind kind, uint32_t tokens, uint32_t head_di
   l.group_size = group_size;
   l.rank = rank;
   l.value_bytes = value_bytes;
+  l.factors = factors;
+  l.factor_bytes = factors == FactorPrecision::kFp16 ? 2 : 1;
   l.pools = PoolCount(kind, tokens, head_dim);
   l.outlier_ratio = outlier_ratio;
   l.pool_size = kind == Kind::kKeys ? tokens : kValuePoolTokens * head_dim;
@@ -151,8 +212,11 @@ GEARKV_HD HeadLayout MakeHeadLayout(Kind kind, uint32_t tokens, uint32_t head_di
   l.zeros_offset = place(l.groups * 2);
   l.outlier_offsets_offset = place(l.outliers * 2);
   l.outlier_values_offset = place(l.outliers * value_bytes);
-  l.u_offset = place(uint64_t{tokens} * rank * 2);
-  l.vt_offset = place(uint64_t{rank} * head_dim * 2);
+  const uint64_t scale_bytes = factors == FactorPrecision::kInt8 ? uint64_t{rank} * 2 : 0;
+  l.u_offset = place(uint64_t{tokens} * rank * l.factor_bytes);
+  l.u_scales_offset = place(scale_bytes);
+  l.vt_offset = place(uint64_t{rank} * head_dim * l.factor_bytes);
+  l.vt_scales_offset = place(scale_bytes);
   l.head_bytes = at;
   return l;
 }

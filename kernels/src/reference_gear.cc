@@ -41,6 +41,15 @@ void QuantizeGroup(const std::vector<double>& x, const std::vector<bool>& mask,
   }
 }
 
+// The vector v as stored in int8 with one fp16 scale (format version 2): every entry replaced
+// by its dequantized value, with the codec's FactorScale / QuantizeFactor on fp32 values.
+void RoundFactorVector(std::vector<double>& v) {
+  double max_abs = 0;
+  for (double e : v) max_abs = std::max(max_abs, std::abs(e));
+  const float scale = FactorScale(static_cast<float>(max_abs)), inv = FactorInvScale(scale);
+  for (double& e : v) e = DequantizeFactor(QuantizeFactor(static_cast<float>(e), inv), scale);
+}
+
 // Gram-Schmidt; a vector left with under 1e-4 of its norm lies in the span of the previous
 // ones and becomes zero (as in the codec).
 void Orthonormalize(std::vector<std::vector<double>>& v) {
@@ -120,8 +129,7 @@ std::vector<double> ReferenceGearHead(const std::vector<double>& x, Kind kind, u
       }
       Orthonormalize(q);
       if (it + 1 == spec.power_iterations) {
-        for (auto& col : q)
-          for (double& e : col) e = Half(e);
+        for (auto& col : q) RoundFactorVector(col);  // u as stored: int8 per column
       }
       for (uint32_t j = 0; j < r; ++j) {
         std::fill(p[j].begin(), p[j].end(), 0.0);
@@ -130,9 +138,10 @@ std::vector<double> ReferenceGearHead(const std::vector<double>& x, Kind kind, u
         }
       }
     }
+    for (auto& row : p) RoundFactorVector(row);  // vt as stored: int8 per row
     for (uint32_t t = 0; t < T; ++t) {
       for (uint32_t d = 0; d < D; ++d) {
-        for (uint32_t j = 0; j < r; ++j) out[uint64_t{t} * D + d] += q[j][t] * Half(p[j][d]);
+        for (uint32_t j = 0; j < r; ++j) out[uint64_t{t} * D + d] += q[j][t] * p[j][d];
       }
     }
   }

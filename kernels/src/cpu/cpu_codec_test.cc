@@ -125,15 +125,17 @@ TEST(CpuCodec, AnyGroupSize) {
 }
 
 // With no more tokens than the rank, the low-rank part spans every residual row: the result is
-// exact up to fp16 rounding of the factors. (A dependent direction must be dropped, not
-// normalised from rounding noise: that once doubled the correction on some data.)
+// exact up to the int8 rounding of the factors (per-vector scales: about 0.5% of the 2-bit
+// residual, itself about half of the block, so 0.2-0.3% of the block). (A dependent direction
+// must be dropped, not normalised from rounding noise: that once doubled the correction on some
+// data, an error of the residual's size.)
 TEST(CpuCodec, LowRankIsExactWhenTheRankCoversTheTokens) {
   for (uint32_t tokens : {1u, 2u, 3u, 4u}) {
     for (uint64_t seed = 0; seed < 40; ++seed) {
       const OwnedTensor in = RandomKv({1, 2, tokens, 64}, DType::kFloat32, seed);
       auto block = Cpu()->Compress(in.view(), *PresetSpec("gearl2"), {.measure_error = true});
       ASSERT_TRUE(block.ok());
-      EXPECT_LT(*block->stats.relative_error, 2e-3) << "tokens " << tokens << " seed " << seed;
+      EXPECT_LT(*block->stats.relative_error, 5e-3) << "tokens " << tokens << " seed " << seed;
     }
   }
 }

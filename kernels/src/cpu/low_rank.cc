@@ -4,9 +4,9 @@
 #include <cmath>
 #include <vector>
 
-#include "cpu/dtype_convert.h"
 #include "cpu/simd.h"
 #include "gear_math.h"
+#include "half.h"
 
 namespace gearkv::internal {
 namespace {
@@ -170,17 +170,30 @@ struct MultiplyRtQ {
   }
 };
 
+// Quantizes the n floats at v (one factor vector) to int8 at q (stride q_stride) with one scale,
+// returned as fp16 bits, and replaces each float by its dequantized value.
+uint16_t QuantizeFactorVector(float* v, uint32_t n, int8_t* q, size_t q_stride) {
+  float max_abs = 0.0f;
+  for (uint32_t i = 0; i < n; ++i) max_abs = std::max(max_abs, std::abs(v[i]));
+  const float scale = FactorScale(max_abs), inv = FactorInvScale(scale);
+  for (uint32_t i = 0; i < n; ++i) {
+    const int8_t qi = QuantizeFactor(v[i], inv);
+    q[i * q_stride] = qi;
+    v[i] = DequantizeFactor(qi, scale);
+  }
+  return FloatToHalf(scale);  // exact: the scale is an fp16 value
+}
+
 }  // namespace
 
 void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t iterations,
-                uint32_t seed, uint64_t head_index, uint16_t* u, uint16_t* vt) {
+                uint32_t seed, uint64_t head_index, int8_t* u, uint16_t* u_scales, int8_t* vt,
+                uint16_t* vt_scales) {
   // Q column by column, each padded with zeros to a multiple of 8 tokens (whole Float8s).
   const uint32_t ldq = (T + 7) / 8 * 8;
   thread_local std::vector<float> pt_buf, qt_buf;
   pt_buf.resize(size_t{rank} * D);
   qt_buf.assign(size_t{rank} * ldq, 0.0f);
-  thread_local std::vector<uint16_t> qt_half;
-  qt_half.resize(qt_buf.size());
   float* pt = pt_buf.data();
   float* qt = qt_buf.data();
   const uint64_t stream = StartMatrixStream(seed, head_index);
@@ -191,16 +204,16 @@ void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t 
     Orthonormalize(pt, rank, D);
     OverRankBlocks<MultiplyRP>(rank, r, T, D, static_cast<const float*>(pt), ldq, qt);
     Orthonormalize(qt, rank, ldq);
-    if (it + 1 == iterations) {  // V is fitted to the U that is stored: Q rounded to fp16
-      StoreFromFloat(qt, qt_buf.size(), DType::kFloat16, qt_half.data());
-      LoadAsFloat(qt_half.data(), DType::kFloat16, qt_buf.size(), qt);
+    if (it + 1 == iterations) {  // V is fitted to the U that is stored: Q as int8 per column
+      for (uint32_t j = 0; j < rank; ++j) {  // u is [token][rank], Q column by column
+        u_scales[j] = QuantizeFactorVector(qt + size_t{j} * ldq, T, u + j, rank);
+      }
     }
     OverRankBlocks<MultiplyRtQ>(rank, r, T, D, static_cast<const float*>(qt), ldq, pt);
   }
-  for (uint32_t t = 0; t < T; ++t) {  // u is [token][rank], Q column by column
-    for (uint32_t j = 0; j < rank; ++j) u[size_t{t} * rank + j] = qt_half[size_t{j} * ldq + t];
+  for (uint32_t j = 0; j < rank; ++j) {
+    vt_scales[j] = QuantizeFactorVector(pt + size_t{j} * D, D, vt + size_t{j} * D, 1);
   }
-  StoreFromFloat(pt, size_t{rank} * D, DType::kFloat16, vt);
 }
 
 }  // namespace gearkv::internal

@@ -8,12 +8,15 @@ namespace gearkv::internal {
 
 // Fits L = U * Vt to the residual r (tokens x head_dim, row-major) by `iterations` rounds of
 // subspace iteration started from StartMatrixEntry(seed, head_index, ...): each round
-// orthonormalises P (head_dim x rank), sets Q = orth(r P) and P = r^T Q, with Q rounded to
-// fp16 before the last product so that Vt is the least-squares fit to the stored U. Writes
-// U (tokens x rank) and Vt (rank x head_dim) as fp16 bit patterns. A zero residual gives zero
-// factors.
+// orthonormalises P (head_dim x rank), sets Q = orth(r P) and P = r^T Q. In the last round Q is
+// quantized to int8 per column (FactorScale, QuantizeFactor) and replaced by its dequantized
+// value before the last product, so that Vt is fitted to the stored U; then Vt = P^T is
+// quantized per row. Writes the format-version-2 factors: u (tokens x rank int8) with
+// u_scales[rank] (fp16 bit patterns, one per column of u), vt (rank x head_dim int8) with
+// vt_scales[rank] (one per row of vt). A zero residual gives zero factors and scales.
 void FitLowRank(const float* r, uint32_t tokens, uint32_t head_dim, uint32_t rank,
-                uint32_t iterations, uint32_t seed, uint64_t head_index, uint16_t* u, uint16_t* vt);
+                uint32_t iterations, uint32_t seed, uint64_t head_index, int8_t* u,
+                uint16_t* u_scales, int8_t* vt, uint16_t* vt_scales);
 
 }  // namespace gearkv::internal
 

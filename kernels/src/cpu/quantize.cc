@@ -257,13 +257,30 @@ inline void StoreAs8(Float8 v, void* p) {
 // kRank: the low-rank rank when known at compile time (0 or 4, the presets'), -1 otherwise.
 template <int kBits, int kRank, DType kOut>
 void DecodeHeadAs(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
-                  const uint16_t* zeros, const uint16_t* u_h, const uint16_t* vt_h, void* out) {
+                  const uint16_t* zeros, const StoredFactors& f, void* out) {
   const uint32_t T = l.tokens, D = l.head_dim, G = l.group_size, rank = l.rank;
   constexpr size_t kOutBytes = kOut == DType::kFloat32 ? 4 : 2;
   thread_local std::vector<float> buf;
-  buf.resize(size_t{2} * D + size_t{rank} * D);
+  buf.resize(size_t{2} * D + size_t{rank} * D + size_t{2} * rank);
   float *scale = buf.data(), *zero = scale + D, *vt = zero + D;
-  for (size_t i = 0; i < size_t{rank} * D; ++i) vt[i] = HalfToFloat(vt_h[i]);
+  float *u_scale = vt + size_t{rank} * D, *u_row = u_scale + rank;
+  // The factors in fp32: vt for the whole head, u a row at a time.
+  const bool int8_factors = l.factors == FactorPrecision::kInt8;
+  const auto* u_h = static_cast<const uint16_t*>(f.u);
+  const auto* u_q = static_cast<const int8_t*>(f.u);
+  if (int8_factors) {
+    const auto* vt_q = static_cast<const int8_t*>(f.vt);
+    for (uint32_t j = 0; j < rank; ++j) {
+      const float s = HalfToFloat(f.vt_scales[j]);
+      for (uint32_t d = 0; d < D; ++d) {
+        vt[size_t{j} * D + d] = DequantizeFactor(vt_q[size_t{j} * D + d], s);
+      }
+      u_scale[j] = HalfToFloat(f.u_scales[j]);
+    }
+  } else {
+    const auto* vt_h = static_cast<const uint16_t*>(f.vt);
+    for (size_t i = 0; i < size_t{rank} * D; ++i) vt[i] = HalfToFloat(vt_h[i]);
+  }
   // Values whose groups are whole Float8s use one scale and zero per group.
   const bool per_group = l.kind == Kind::kValues && G % 8 == 0;
   const uint32_t groups_per_row = l.kind == Kind::kValues ? CeilDiv(D, G) : 0;
@@ -286,8 +303,15 @@ void DecodeHeadAs(const HeadLayout& l, const uint8_t* codes, const uint16_t* sca
         }
       }
     }
+    if (int8_factors) {
+      for (uint32_t j = 0; j < rank; ++j) {
+        u_row[j] = DequantizeFactor(u_q[size_t{t} * rank + j], u_scale[j]);
+      }
+    } else {
+      for (uint32_t j = 0; j < rank; ++j) u_row[j] = HalfToFloat(u_h[size_t{t} * rank + j]);
+    }
     Float8 u[kRank > 0 ? kRank : 1];
-    for (int j = 0; j < kRank; ++j) u[j] = Broadcast8(HalfToFloat(u_h[size_t{t} * kRank + j]));
+    for (int j = 0; j < kRank; ++j) u[j] = Broadcast8(u_row[j]);
     const uint8_t* row_codes = codes + t * l.row_code_bytes;
     char* row_out = dst + size_t{t} * D * kOutBytes;
     auto decode8 = [&](uint32_t d, Float8 s, Float8 z) {
@@ -296,7 +320,7 @@ void DecodeHeadAs(const HeadLayout& l, const uint8_t* codes, const uint16_t* sca
         for (int j = 0; j < kRank; ++j) v += u[j] * Load8(vt + static_cast<size_t>(j) * D + d);
       } else if constexpr (kRank < 0) {
         for (uint32_t j = 0; j < rank; ++j) {
-          v += Broadcast8(HalfToFloat(u_h[size_t{t} * rank + j])) * Load8(vt + size_t{j} * D + d);
+          v += Broadcast8(u_row[j]) * Load8(vt + size_t{j} * D + d);
         }
       }
       StoreAs8<kOut>(v, row_out + d * kOutBytes);
@@ -314,46 +338,43 @@ void DecodeHeadAs(const HeadLayout& l, const uint8_t* codes, const uint16_t* sca
 
 template <int kBits, int kRank>
 void DecodeHeadRank(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
-                    const uint16_t* zeros, const uint16_t* u, const uint16_t* vt, DType out_dtype,
-                    void* out) {
+                    const uint16_t* zeros, const StoredFactors& f, DType out_dtype, void* out) {
   switch (out_dtype) {
     case DType::kFloat16:
-      return DecodeHeadAs<kBits, kRank, DType::kFloat16>(l, codes, scales, zeros, u, vt, out);
+      return DecodeHeadAs<kBits, kRank, DType::kFloat16>(l, codes, scales, zeros, f, out);
     case DType::kBFloat16:
-      return DecodeHeadAs<kBits, kRank, DType::kBFloat16>(l, codes, scales, zeros, u, vt, out);
+      return DecodeHeadAs<kBits, kRank, DType::kBFloat16>(l, codes, scales, zeros, f, out);
     case DType::kFloat32:
-      return DecodeHeadAs<kBits, kRank, DType::kFloat32>(l, codes, scales, zeros, u, vt, out);
+      return DecodeHeadAs<kBits, kRank, DType::kFloat32>(l, codes, scales, zeros, f, out);
   }
 }
 
 template <int kBits>
 void DecodeHeadBits(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
-                    const uint16_t* zeros, const uint16_t* u, const uint16_t* vt, DType out_dtype,
-                    void* out) {
+                    const uint16_t* zeros, const StoredFactors& f, DType out_dtype, void* out) {
   switch (l.rank) {
     case 0:
-      return DecodeHeadRank<kBits, 0>(l, codes, scales, zeros, u, vt, out_dtype, out);
+      return DecodeHeadRank<kBits, 0>(l, codes, scales, zeros, f, out_dtype, out);
     case 4:
-      return DecodeHeadRank<kBits, 4>(l, codes, scales, zeros, u, vt, out_dtype, out);
+      return DecodeHeadRank<kBits, 4>(l, codes, scales, zeros, f, out_dtype, out);
     default:
-      return DecodeHeadRank<kBits, -1>(l, codes, scales, zeros, u, vt, out_dtype, out);
+      return DecodeHeadRank<kBits, -1>(l, codes, scales, zeros, f, out_dtype, out);
   }
 }
 
 }  // namespace
 
 void DecodeHead(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
-                const uint16_t* zeros, const uint16_t* u, const uint16_t* vt, DType out_dtype,
-                void* out) {
+                const uint16_t* zeros, const StoredFactors& f, DType out_dtype, void* out) {
   switch (l.bits) {
     case 2:
-      return DecodeHeadBits<2>(l, codes, scales, zeros, u, vt, out_dtype, out);
+      return DecodeHeadBits<2>(l, codes, scales, zeros, f, out_dtype, out);
     case 3:
-      return DecodeHeadBits<3>(l, codes, scales, zeros, u, vt, out_dtype, out);
+      return DecodeHeadBits<3>(l, codes, scales, zeros, f, out_dtype, out);
     case 4:
-      return DecodeHeadBits<4>(l, codes, scales, zeros, u, vt, out_dtype, out);
+      return DecodeHeadBits<4>(l, codes, scales, zeros, f, out_dtype, out);
     default:
-      return DecodeHeadBits<8>(l, codes, scales, zeros, u, vt, out_dtype, out);
+      return DecodeHeadBits<8>(l, codes, scales, zeros, f, out_dtype, out);
   }
 }
 

@@ -16,13 +16,22 @@ namespace gearkv::internal {
 void QuantizeHead(const HeadLayout& layout, float* x, uint8_t* codes, uint16_t* scales,
                   uint16_t* zeros);
 
+// A head's stored low-rank factors, as layout.factors says: FactorPrecision::kFp16 (format
+// version 1): u and vt hold fp16 bit patterns, no scales; kInt8 (version 2): u and vt hold
+// int8, u_scales (per column of u) and vt_scales (per row of vt) fp16 bit patterns.
+struct StoredFactors {
+  const void* u = nullptr;  // [tokens][rank]
+  const uint16_t* u_scales = nullptr;
+  const void* vt = nullptr;  // [rank][head_dim]
+  const uint16_t* vt_scales = nullptr;
+};
+
 // D + L of a head, rounded to out_dtype, into `out` (layout.tokens x layout.head_dim elements):
 // entry (t, d) = DequantizeCode(code, zero, scale) + sum_j u[t][j] * vt[j][d], from the head's
-// packed codes, fp16 scales and zeros, and fp16 factors u (tokens x rank) and vt (rank x
-// head_dim), unused when layout.rank is 0.
+// packed codes, fp16 scales and zeros, and the factors (unused when layout.rank is 0) converted
+// to fp32 (DequantizeFactor for int8) once per head for vt and once per row for u.
 void DecodeHead(const HeadLayout& layout, const uint8_t* codes, const uint16_t* scales,
-                const uint16_t* zeros, const uint16_t* u, const uint16_t* vt, DType out_dtype,
-                void* out);
+                const uint16_t* zeros, const StoredFactors& factors, DType out_dtype, void* out);
 
 }  // namespace gearkv::internal
 
