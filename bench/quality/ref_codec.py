@@ -10,7 +10,9 @@ Per (layer, K|V, head) matrix X [tokens, head_dim]:
      that a head keeps floor(s * entries) in all;
   D: the rest quantized to `bits`, asymmetric min-max per group of G along the row, fp16 scale
      and minimum (outliers do not widen a group);
-  L: rank-r approximation of X - S - D by `iters` rounds of subspace iteration, fp16 factors;
+  L: rank-r approximation of X - S - D by `iters` rounds of subspace iteration, factors int8
+     with an fp16 scale per vector (block format version 2), the second fitted to the stored
+     first;
   X^ = D + L with the outliers written over their positions.
 """
 from __future__ import annotations
@@ -72,6 +74,16 @@ def _rows(x: np.ndarray, bits: int, group: int, ratio: float):
     return d, mask, stored
 
 
+def _int8_columns(m: np.ndarray) -> np.ndarray:
+    """m [..., n, r] as stored: each column int8 with one fp16 scale, fp16(max |x| / 127), and
+    round-half-even(x / scale) clamped to [-127, 127] (gear_math.h FactorScale, QuantizeFactor)."""
+    m = m.astype(np.float32)
+    mx = np.abs(m).max(axis=-2, keepdims=True)
+    scale = np.minimum(mx / np.float32(127), 65504).astype(np.float16).astype(np.float32)
+    inv = np.where(scale > 0, np.float32(1) / np.where(scale > 0, scale, 1), 0).astype(np.float32)
+    return (np.clip(np.rint(m * inv), -127, 127) * scale).astype(np.float32)
+
+
 def _low_rank(r: np.ndarray, rank: int, iters: int, seed: int = 0) -> np.ndarray:
     """Rank-`rank` approximation of every matrix r[..., T, D] by subspace iteration."""
     rng = np.random.default_rng(seed)
@@ -80,8 +92,8 @@ def _low_rank(r: np.ndarray, rank: int, iters: int, seed: int = 0) -> np.ndarray
     for _ in range(iters):
         y, _ = np.linalg.qr(r @ q)                       # [.., T, r]
         q, _ = np.linalg.qr(np.swapaxes(r, -1, -2) @ y)  # [.., D, r]
-    a = (r @ q).astype(np.float16).astype(np.float32)   # [.., T, r]
-    b = q.astype(np.float16).astype(np.float32)         # [.., D, r]
+    b = _int8_columns(q)       # [.., D, r], as stored
+    a = _int8_columns(r @ b)   # [.., T, r], fitted to the stored b
     return a @ np.swapaxes(b, -1, -2)
 
 
@@ -104,6 +116,7 @@ def compress_roundtrip(block: np.ndarray, preset: str, iters: int = 3) -> tuple[
         if rank > 0:
             resid = np.where(mask, 0, m - d)
             approx = d + _low_rank(resid, rank, iters)
-            stored += 16 * rank * (m.shape[-2] + m.shape[-1]) * m.shape[0] * m.shape[1]
+            # int8 entries and one fp16 scale per factor vector (2 rank of them)
+            stored += (8 * rank * (m.shape[-2] + m.shape[-1]) + 2 * 16 * rank) * m.shape[0] * m.shape[1]
         out[:, kv] = np.where(mask, m, approx)
     return out.astype(block.dtype), stored / block.size
