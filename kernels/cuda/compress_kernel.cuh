@@ -9,8 +9,9 @@
 //      outliers;
 //   4. low-rank factors of the residual (low_rank.cuh).
 // Input: the canonical tensor (CompressArgs::in). Output: every head's layout.head_bytes bytes at
-// HeadsGeometry::HeadOffset(h) of the block, padding between arrays zeroed; byte-compatible with
-// cpu/gear_head.cc (codes, scales, zeros and outliers equal; factors equal to rounding).
+// HeadsGeometry::HeadOffset(h) of the block (format version 2: int8 factors), padding between
+// arrays zeroed; byte-compatible with cpu/gear_head.cc (codes, scales, zeros and outliers equal;
+// factors and their scales equal to rounding).
 #ifndef GEARKV_KERNELS_CUDA_COMPRESS_KERNEL_CUH_
 #define GEARKV_KERNELS_CUDA_COMPRESS_KERNEL_CUH_
 
@@ -67,24 +68,31 @@ __device__ inline bool LoadHead(const void* in, ElemType type, uint32_t T, uint3
 
 // Zeroes the padding after each of the head's arrays (every gap is < kArrayAlignment bytes).
 __device__ inline void ZeroPadding(const HeadLayout& l, char* out) {
-  const uint64_t ends[7] = {
+  const uint64_t factor_scale_bytes = l.factors == FactorPrecision::kInt8 ? l.rank * 2ull : 0;
+  constexpr int kArrays = 9;
+  const uint64_t ends[kArrays] = {
       l.codes_offset + l.row_code_bytes * l.tokens,
       l.scales_offset + l.groups * 2,
       l.zeros_offset + l.groups * 2,
       l.outlier_offsets_offset + l.outliers * 2,
       l.outlier_values_offset + l.outliers * l.value_bytes,
-      l.u_offset + uint64_t{l.tokens} * l.rank * 2,
-      l.vt_offset + uint64_t{l.rank} * l.head_dim * 2,
+      l.u_offset + uint64_t{l.tokens} * l.rank * l.factor_bytes,
+      l.u_scales_offset + factor_scale_bytes,
+      l.vt_offset + uint64_t{l.rank} * l.head_dim * l.factor_bytes,
+      l.vt_scales_offset + factor_scale_bytes,
   };
-  const uint64_t next[7] = {l.scales_offset,
-                            l.zeros_offset,
-                            l.outlier_offsets_offset,
-                            l.outlier_values_offset,
-                            l.u_offset,
-                            l.vt_offset,
-                            l.head_bytes};
+  const uint64_t next[kArrays] = {l.scales_offset,
+                                  l.zeros_offset,
+                                  l.outlier_offsets_offset,
+                                  l.outlier_values_offset,
+                                  l.u_offset,
+                                  l.u_scales_offset,
+                                  l.vt_offset,
+                                  l.vt_scales_offset,
+                                  l.head_bytes};
+  static_assert(kArrays * kArrayAlignment <= kCompressThreads, "one thread per padding byte");
   const uint32_t a = threadIdx.x / kArrayAlignment, byte = threadIdx.x % kArrayAlignment;
-  if (a < 7 && ends[a] + byte < next[a]) out[ends[a] + byte] = 0;
+  if (a < kArrays && ends[a] + byte < next[a]) out[ends[a] + byte] = 0;
 }
 
 // Group minima (zeros) and steps (scales) as fp16, like cpu/quantize.cc GroupParams.
@@ -254,8 +262,10 @@ __global__ void __launch_bounds__(kCompressThreads, 1)
 
     if (l.rank > 0) {
       FitLowRank(lr, T, D, l.rank, a.power_iterations, a.seed, h,
-                 reinterpret_cast<uint16_t*>(out + l.u_offset),
-                 reinterpret_cast<uint16_t*>(out + l.vt_offset));
+                 reinterpret_cast<int8_t*>(out + l.u_offset),
+                 reinterpret_cast<uint16_t*>(out + l.u_scales_offset),
+                 reinterpret_cast<int8_t*>(out + l.vt_offset),
+                 reinterpret_cast<uint16_t*>(out + l.vt_scales_offset));
     }
     __syncthreads();  // before the next head overwrites the workspace
   }

@@ -3,13 +3,13 @@
 // GPU tests (fixture CudaCodecTest) skip with the reason when no CUDA device is usable (fail
 // instead when GEARKV_REQUIRE_GPU is set, as bench/gpu/run.sh does). They
 // check, for every preset, dtype and a set of odd shapes:
-//   - the GPU block equals the CPU block byte for byte except the low-rank factors U and Vt
-//     (header, codes, scales, zeros, outlier offsets and values; float sums run in another order
-//     only inside the subspace iteration);
+//   - the GPU block equals the CPU block byte for byte except the low-rank factors U and Vt and
+//     their scales (header, codes, scales, zeros, outlier offsets and values; float sums run in
+//     another order only inside the subspace iteration);
 //   - both blocks decode (on the CPU) to reconstructions of the same quality: the GPU's error is
 //     within 2% (relative) + 1e-5 of the CPU's, and the two differ by at most 20% of it;
 //   - a block decodes to the same values on either backend (up to fp32 rounding of fused
-//     multiply-adds);
+//     multiply-adds), format version 1 blocks (fp16 factors) too;
 //   - compression and decompression on the GPU are deterministic, also under concurrent calls.
 // Host tests (no device needed) cover the shared helpers: FastDiv16, the outlier prefix counts,
 // the workspace layout, and the "no device" fallback of MakeCodec.
@@ -20,7 +20,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -364,6 +366,27 @@ TEST_F(CudaCodecTest, RejectsBadInputLikeTheCpu) {
   EXPECT_EQ(gpu_->Compress(null_data, gear4).status().code(), absl::StatusCode::kInvalidArgument);
   // The codec still works after an error.
   ExpectCrossCompatible(RandomKv({1, 1, 16, 16}, DType::kFloat32, 2), gear4);
+}
+
+// Blocks of format version 1 (fp16 low-rank factors, kernels/testdata/v1/) decode on the GPU as
+// on the CPU, into every dtype.
+TEST_F(CudaCodecTest, DecodesVersionOneBlocksLikeTheCpu) {
+  for (const char* path :
+       {"kernels/testdata/v1/gear4_f16.gkvb", "kernels/testdata/v1/b3_g32_r3_f32.gkvb"}) {
+    std::ifstream file(path, std::ios::binary);
+    ASSERT_TRUE(file) << path << " (run from the repository root)";
+    const std::string block((std::istreambuf_iterator<char>(file)),
+                            std::istreambuf_iterator<char>());
+    auto info = InspectBlock(block);
+    ASSERT_TRUE(info.ok()) << path << ": " << info.status();
+    ASSERT_EQ(info->format_version, 1);
+    for (DType dtype : kDTypes) {
+      const OwnedTensor cpu = DecompressOk(*cpu_, block, info->shape, dtype);
+      const OwnedTensor gpu = DecompressOk(*gpu_, block, info->shape, dtype);
+      EXPECT_LE(*RelativeError(gpu.view(), cpu.view()), dtype == DType::kFloat32 ? 1e-5 : 1e-3)
+          << path << " " << DTypeName(dtype);
+    }
+  }
 }
 
 TEST_F(CudaCodecTest, RejectsAForgedOutlierOffset) {

@@ -1,7 +1,8 @@
 // The fused GEAR decompression kernel and the element conversion of the `none` method.
 //
 // One CTA of kDecompressThreads threads rebuilds one head at a time (h = blockIdx.x, ...):
-//   1. Vt (fp16 [rank][head_dim]) to fp32 in shared memory (or the CTA's scratch slice);
+//   1. Vt ([rank][head_dim]: fp16 in format version 1, int8 with a per-row fp16 scale in
+//      version 2; HeadLayout::factors) to fp32 in shared memory (or the CTA's scratch slice);
 //   2. every octet of 8 consecutive channels of a token: unpack kBits bytes of codes,
 //      dequantize with its groups' fp16 scale and zero, add sum_j u[t][j] Vt[j][:], store 8
 //      outputs of kOut with one or two 16-byte writes;
@@ -74,16 +75,27 @@ __global__ void __launch_bounds__(kDecompressThreads)
     float* vt =
         a.vt_in_shared ? reinterpret_cast<float*>(smem) : a.scratch + uint64_t{blockIdx.x} * r * D;
 
-    const auto* vt_h = reinterpret_cast<const uint16_t*>(in + l.vt_offset);
-    for (uint32_t i = threadIdx.x; i < r * D; i += kDecompressThreads) {
-      vt[i] = HalfBitsToFloat(vt_h[i]);
+    const bool int8_factors = l.factors == FactorPrecision::kInt8;
+    const auto* u_scales = reinterpret_cast<const uint16_t*>(in + l.u_scales_offset);
+    if (int8_factors) {
+      const auto* vt_q = reinterpret_cast<const int8_t*>(in + l.vt_offset);
+      const auto* vt_scales = reinterpret_cast<const uint16_t*>(in + l.vt_scales_offset);
+      for (uint32_t i = threadIdx.x; i < r * D; i += kDecompressThreads) {
+        vt[i] = DequantizeFactor(vt_q[i], HalfBitsToFloat(vt_scales[i / D]));
+      }
+    } else {
+      const auto* vt_h = reinterpret_cast<const uint16_t*>(in + l.vt_offset);
+      for (uint32_t i = threadIdx.x; i < r * D; i += kDecompressThreads) {
+        vt[i] = HalfBitsToFloat(vt_h[i]);
+      }
     }
     __syncthreads();
 
     const auto* codes = reinterpret_cast<const uint8_t*>(in + l.codes_offset);
     const auto* scales = reinterpret_cast<const uint16_t*>(in + l.scales_offset);
     const auto* zeros = reinterpret_cast<const uint16_t*>(in + l.zeros_offset);
-    const auto* u = reinterpret_cast<const uint16_t*>(in + l.u_offset);
+    const auto* u_h = reinterpret_cast<const uint16_t*>(in + l.u_offset);
+    const auto* u_q = reinterpret_cast<const int8_t*>(in + l.u_offset);
     const bool keys = l.kind == Kind::kKeys;
     const uint32_t per_row = CeilDiv(D, l.group_size);
     const bool octet_in_one_group = l.group_size % 8 == 0;
@@ -124,7 +136,9 @@ __global__ void __launch_bounds__(kDecompressThreads)
         v[j] = DequantizeCode(static_cast<float>((w >> (kBits * j)) & kMask), zero[j], scale[j]);
       }
       for (uint32_t j = 0; j < r; ++j) {
-        const float uj = HalfBitsToFloat(u[uint64_t{t} * r + j]);
+        const uint64_t uk = uint64_t{t} * r + j;
+        const float uj = int8_factors ? DequantizeFactor(u_q[uk], HalfBitsToFloat(u_scales[j]))
+                                      : HalfBitsToFloat(u_h[uk]);
         const float4 v0 = *reinterpret_cast<const float4*>(vt + uint64_t{j} * D + d);
         const float4 v1 = *reinterpret_cast<const float4*>(vt + uint64_t{j} * D + d + 4);
         v[0] = fmaf(uj, v0.x, v[0]);

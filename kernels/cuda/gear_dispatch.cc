@@ -22,6 +22,7 @@ bool ValidGeometry(const HeadsGeometry& g) {
   for (const HeadLayout& l : g.layout) {
     if (l.tokens != g.tokens || l.head_dim != g.head_dim || l.group_size == 0) return false;
     if (l.rank != g.layout[0].rank || l.bits != g.layout[0].bits) return false;
+    if (l.factors != g.layout[0].factors) return false;
   }
   return true;
 }
@@ -60,6 +61,8 @@ cudaError_t CompressGear(const CompressArgs& a, cudaStream_t stream) {
   if (a.bits != a.g.layout[0].bits || a.g.layout[0].value_bytes != ElemBytes(a.dtype)) {
     return cudaErrorInvalidValue;
   }
+  // The kernel writes the current format's factors (int8 with fp16 scales) only.
+  if (a.g.layout[0].factors != FactorPrecision::kInt8) return cudaErrorInvalidValue;
   if (a.g.layout[0].rank > 0 && a.power_iterations == 0) return cudaErrorInvalidValue;
   if ((a.g.layout[0].outliers > 0 || a.g.layout[1].outliers > 0) &&
       (a.pool_base[0] == nullptr || a.pool_base[1] == nullptr)) {

@@ -1,8 +1,11 @@
 // Low-rank factors of a quantization residual on the GPU (the L of GEAR): block-level subspace
 // iteration over one head held in the CTA's workspace, the same algorithm as cpu/low_rank.h:
 //   P = start matrix (StartMatrixEntry); repeat `iterations` times:
-//     P = orth(P); Q = orth(R P) (rounded to fp16 in the last round); P = R^T Q
-//   U = fp16(Q), Vt = fp16(P^T).
+//     P = orth(P); Q = orth(R P); P = R^T Q
+//   where, in the last round, Q is quantized to int8 per column and replaced by its dequantized
+//   value before P = R^T Q (so that Vt is fitted to the stored U); then Vt = P^T is quantized
+//   per row. The factors are written in format version 2: int8 with an fp16 scale per vector
+//   (gear_math.h FactorScale / QuantizeFactor, as the CPU backend).
 // orth() is Gram-Schmidt expressed through the Gram matrix: G = V^T V summed in double, its
 // Cholesky factor with the same "a vector whose norm collapses becomes zero" rule, then
 // V <- V C with C = R^-1. In exact arithmetic this is the CPU's modified Gram-Schmidt; the
@@ -73,10 +76,10 @@ __device__ inline void GramToCoefficients(double* a, double* cbuf, float* coef, 
   }
 }
 
-// Orthonormalises the first r columns of v ([n][ld] fp32), optionally rounding the result to
-// fp16 values. Every thread of the CTA calls it; it ends with a barrier.
+// Orthonormalises the first r columns of v ([n][ld] fp32). Every thread of the CTA calls it; it
+// ends with a barrier.
 __device__ inline void OrthonormalizeColumns(float* v, uint32_t n, uint32_t ld, uint32_t r,
-                                             bool round_to_half, const LowRankBuffers& b) {
+                                             const LowRankBuffers& b) {
   const uint32_t lane = LaneId();
   const uint32_t pairs = r * (r + 1) / 2;
   for (uint32_t pair = WarpId(); pair < pairs; pair += kCompressWarps) {
@@ -106,7 +109,7 @@ __device__ inline void OrthonormalizeColumns(float* v, uint32_t n, uint32_t ld, 
     for (int i = static_cast<int>(r) - 1; i >= 0; --i) {
       float acc = 0;
       for (int m = 0; m <= i; ++m) acc = fmaf(row[m], b.coef[m * r + i], acc);
-      row[i] = round_to_half ? RoundToHalfDevice(acc) : acc;
+      row[i] = acc;
     }
   }
   __syncthreads();
@@ -177,11 +180,39 @@ __device__ inline void MultiplyRtQ(const LowRankBuffers& b, uint32_t T, uint32_t
   SumPartials(b.part, splits, uint64_t{D} * r4, b.p);
 }
 
-// Fits U (fp16 [tokens][rank] at u) and Vt (fp16 [rank][head_dim] at vt) to the residual in
-// b.x. Every thread of the CTA calls it; it ends with a barrier.
+// Quantizes each of the first r columns of v ([n][ld] fp32) as one int8 factor vector: warp w
+// takes the largest magnitude of columns w, w + warps, ... (a warp reduction), writes the
+// column's FactorScale (fp16 bits) to scales[i] in the block; after a barrier (which makes the
+// block's writes visible to the CTA), every thread quantizes entries: entry (e, i) goes to
+// q[e * e_stride + i * i_stride], and, when write_back, v takes its dequantized value. Every
+// thread of the CTA calls it; it ends with a barrier.
+__device__ inline void QuantizeFactorColumns(float* v, uint32_t n, uint32_t ld, uint32_t r,
+                                             int8_t* q, uint64_t e_stride, uint64_t i_stride,
+                                             uint16_t* scales, bool write_back) {
+  for (uint32_t i = WarpId(); i < r; i += kCompressWarps) {
+    float m = 0.0f;
+    for (uint32_t e = LaneId(); e < n; e += 32) m = fmaxf(m, fabsf(v[uint64_t{e} * ld + i]));
+    m = __uint_as_float(WarpMax(__float_as_uint(m)));  // m >= 0: its bits order as its values
+    if (LaneId() == 0) scales[i] = FloatToHalfBits(FactorScale(m));
+  }
+  __syncthreads();
+  for (uint32_t k = threadIdx.x; k < n * r; k += kCompressThreads) {
+    const uint32_t e = k / r, i = k % r;
+    const float scale = HalfBitsToFloat(scales[i]);
+    float* x = v + uint64_t{e} * ld + i;
+    const int8_t qv = QuantizeFactor(*x, FactorInvScale(scale));
+    q[e * e_stride + i * i_stride] = qv;
+    if (write_back) *x = DequantizeFactor(qv, scale);
+  }
+  __syncthreads();
+}
+
+// Fits U (int8 [tokens][rank] at u, fp16 scales [rank] at u_scales) and Vt (int8
+// [rank][head_dim] at vt, fp16 scales [rank] at vt_scales) to the residual in b.x. Every thread
+// of the CTA calls it; it ends with a barrier.
 __device__ inline void FitLowRank(const LowRankBuffers& b, uint32_t T, uint32_t D, uint32_t r,
                                   uint32_t iterations, uint32_t seed, uint64_t head_index,
-                                  uint16_t* u, uint16_t* vt) {
+                                  int8_t* u, uint16_t* u_scales, int8_t* vt, uint16_t* vt_scales) {
   const uint32_t r4 = b.r4;
   const uint64_t stream = StartMatrixStream(seed, head_index);
   for (uint32_t i = threadIdx.x; i < D * r4; i += kCompressThreads) {
@@ -190,20 +221,16 @@ __device__ inline void FitLowRank(const LowRankBuffers& b, uint32_t T, uint32_t 
   }
   __syncthreads();
   for (uint32_t it = 0; it < iterations; ++it) {
-    OrthonormalizeColumns(b.p, D, r4, r, false, b);
+    OrthonormalizeColumns(b.p, D, r4, r, b);
     MultiplyRP(b, T, D);
-    OrthonormalizeColumns(b.q, T, r4, r, it + 1 == iterations, b);
+    OrthonormalizeColumns(b.q, T, r4, r, b);
+    if (it + 1 == iterations) {  // U as stored: u[t][j] = Q[t][j]
+      QuantizeFactorColumns(b.q, T, r4, r, u, r, 1, u_scales, /*write_back=*/true);
+    }
     MultiplyRtQ(b, T, D);
   }
-  for (uint32_t i = threadIdx.x; i < T * r; i += kCompressThreads) {
-    const uint32_t t = i / r, j = i % r;
-    u[i] = FloatToHalfBits(b.q[uint64_t{t} * r4 + j]);
-  }
-  for (uint32_t i = threadIdx.x; i < r * D; i += kCompressThreads) {
-    const uint32_t j = i / D, d = i % D;
-    vt[i] = FloatToHalfBits(b.p[uint64_t{d} * r4 + j]);
-  }
-  __syncthreads();
+  // Vt as stored: vt[j][d] = P[d][j].
+  QuantizeFactorColumns(b.p, D, r4, r, vt, 1, D, vt_scales, /*write_back=*/false);
 }
 
 }  // namespace gearkv::internal::cuda
