@@ -1,5 +1,6 @@
 #include "get_reactor.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/server_context.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl_compat.h"
 #include "gearkv/codec.h"
+#include "gearkv/get_messages.h"
 #include "gearkv/status_macros.h"
 #include "spec_resolution.h"
 #include "status_util.h"
@@ -15,13 +17,28 @@
 
 namespace gearkv::server {
 
+namespace {
+
+v1::GetRequest ParseRequest(const grpc::ByteBuffer& request, absl::Status* status) {
+  v1::GetRequest parsed;
+  grpc::ByteBuffer copy(request);  // shares the slices; Deserialize consumes its argument
+  grpc::Status st = grpc::SerializationTraits<v1::GetRequest>::Deserialize(&copy, &parsed);
+  if (!st.ok()) {
+    *status = absl::InvalidArgumentError(
+        absl::StrCat("the GetRequest does not parse: ", st.error_message()));
+  }
+  return parsed;
+}
+
+}  // namespace
+
 GetReactor::GetReactor(ServiceCore& core, grpc::CallbackServerContext* context,
-                       const v1::GetRequest& request)
+                       const grpc::ByteBuffer& request)
     : core_(core),
       context_(context),
       start_(absl::Now()),
-      request_(request),
-      key_{request.namespace_(), request.key()} {
+      request_(ParseRequest(request, &request_status_)),
+      key_{request_.namespace_(), request_.key()} {
   core_.observer->OnRpcStarted("Get");
   if (absl::Status status = ValidateRequest(); !status.ok()) {
     FinishWith(status);
@@ -36,6 +53,7 @@ GetReactor::GetReactor(ServiceCore& core, grpc::CallbackServerContext* context,
 
 absl::Status GetReactor::ValidateRequest() const {
   GEARKV_RETURN_IF_ERROR(core_.CheckCall(*context_));
+  GEARKV_RETURN_IF_ERROR(request_status_);
   GEARKV_RETURN_IF_ERROR(ValidateBlockKey(request_.namespace_(), request_.key()));
   if (request_.encoding() != v1::ENCODING_RAW && request_.encoding() != v1::ENCODING_COMPRESSED) {
     return absl::InvalidArgumentError(absl::StrCat("encoding ", request_.encoding(),
@@ -74,8 +92,8 @@ absl::Status GetReactor::LoadPayload() {
     return absl::Status(stored.status().code(),
                         absl::StrCat("reading ", who, ": ", stored.status().message()));
   }
-  stored_ = *std::move(stored);
-  absl::StatusOr<BlockInfo> info = InspectBlock(*stored_);
+  const store::BlockBytes whole = *std::move(stored);
+  absl::StatusOr<BlockInfo> info = InspectBlock(*whole);
   if (!info.ok()) {
     // The stored bytes are corrupt: drop them so that the next Put starts clean.
     (void)core_.store->Delete(key_);
@@ -85,7 +103,8 @@ absl::Status GetReactor::LoadPayload() {
   }
 
   TensorShape shape = info->shape;
-  std::string_view block = *stored_;
+  std::string_view block = *whole;
+  std::shared_ptr<const std::string> block_owner = whole;
   if (request_.has_layers()) {
     const uint32_t begin = request_.layers().begin();
     const uint32_t end = request_.layers().end();
@@ -94,8 +113,9 @@ absl::Status GetReactor::LoadPayload() {
           "layer range [", begin, ", ", end, ") is outside the block's ", shape.layers, " layers"));
     }
     if (begin != 0 || end != shape.layers) {
-      GEARKV_ASSIGN_OR_RETURN(sliced_, SliceBlockLayers(block, begin, end));
-      block = sliced_;
+      GEARKV_ASSIGN_OR_RETURN(std::string sliced, SliceBlockLayers(block, begin, end));
+      block_owner = std::make_shared<const std::string>(std::move(sliced));
+      block = *block_owner;
       shape.layers = end - begin;
     }
   }
@@ -103,11 +123,12 @@ absl::Status GetReactor::LoadPayload() {
 
   if (request_.encoding() == v1::ENCODING_COMPRESSED) {
     payload_ = block;
+    payload_owner_ = std::move(block_owner);
   } else {
     GEARKV_RETURN_IF_ERROR(core_.AcquireTensorBytes(raw_equivalent_bytes_));
     budget_held_ = raw_equivalent_bytes_;
-    raw_ = std::unique_ptr<char[]>(new char[raw_equivalent_bytes_]);
-    const MutableTensorView out{shape, info->dtype, raw_.get()};
+    std::shared_ptr<char[]> raw(new char[raw_equivalent_bytes_]);
+    const MutableTensorView out{shape, info->dtype, raw.get()};
     DecompressOptions options;
     options.threads = core_.codec_threads;
     const absl::Time codec_start = absl::Now();
@@ -125,16 +146,16 @@ absl::Status GetReactor::LoadPayload() {
       return absl::Status(decompressed.code(), absl::StrCat("decompressing the block under ", who,
                                                             ": ", decompressed.message()));
     }
-    payload_ = std::string_view(raw_.get(), raw_equivalent_bytes_);
+    payload_ = std::string_view(raw.get(), raw_equivalent_bytes_);
+    payload_owner_ = std::move(raw);
   }
 
-  v1::GetHeader* header = response_.mutable_header();
-  *header->mutable_shape() = ShapeToWire(shape);
-  header->set_dtype(DTypeToWire(info->dtype));
-  *header->mutable_codec() = SpecToWire(info->spec);
-  header->set_encoding(request_.encoding());
-  header->set_payload_bytes(payload_.size());
-  *header->mutable_stats() =
+  *header_.mutable_shape() = ShapeToWire(shape);
+  header_.set_dtype(DTypeToWire(info->dtype));
+  *header_.mutable_codec() = SpecToWire(info->spec);
+  header_.set_encoding(request_.encoding());
+  header_.set_payload_bytes(payload_.size());
+  *header_.mutable_stats() =
       MakeBlockStats(info->raw_bytes, info->block_bytes, info->shape.NumElements());
   return absl::OkStatus();
 }
@@ -142,18 +163,24 @@ absl::Status GetReactor::LoadPayload() {
 void GetReactor::WriteNext() {
   if (!header_sent_) {
     header_sent_ = true;
-    StartWrite(&response_);  // the header, built by LoadPayload
+    message_ = wire::GetHeaderMessage(header_);
+    StartWrite(&message_);
     return;
   }
-  if (offset_ >= payload_.size()) {
+  if (offset_ >= payload_.size()) {  // only for an empty payload
     FinishWith(absl::OkStatus());
     return;
   }
   const size_t n = std::min<uint64_t>(kMaxChunkBytes, payload_.size() - offset_);
-  response_.Clear();
-  response_.set_chunk(payload_.data() + offset_, n);
+  message_ = wire::GetChunkMessage(payload_.substr(offset_, n), payload_owner_);
   offset_ += n;
-  StartWrite(&response_);
+  if (offset_ < payload_.size()) {
+    StartWrite(&message_);
+    return;
+  }
+  // The last chunk and the status in one operation: no OnWriteDone, OnDone follows.
+  code_ = absl::StatusCode::kOk;
+  StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
 }
 
 void GetReactor::OnWriteDone(bool ok) {
@@ -170,6 +197,10 @@ void GetReactor::FinishWith(const absl::Status& status) {
 }
 
 void GetReactor::OnDone() {
+  // The last chunk and the OK status may still have failed to reach the client.
+  if (code_ == absl::StatusCode::kOk && context_->IsCancelled()) {
+    code_ = absl::StatusCode::kCancelled;
+  }
   RpcRecord record;
   record.method = "Get";
   record.code = code_;

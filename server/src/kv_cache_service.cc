@@ -64,8 +64,8 @@ grpc::ServerReadReactor<v1::PutRequest>* KvCacheService::Put(grpc::CallbackServe
   return new PutReactor(core_, context, response);
 }
 
-grpc::ServerWriteReactor<v1::GetResponse>* KvCacheService::Get(grpc::CallbackServerContext* context,
-                                                               const v1::GetRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* KvCacheService::Get(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return new GetReactor(core_, context, *request);
 }
 

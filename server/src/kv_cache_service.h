@@ -12,15 +12,18 @@
 
 namespace gearkv::server {
 
-class KvCacheService final : public v1::KVCache::CallbackService {
+// Get is registered raw (serialized messages in and out, see get_reactor.h); the wire contract is
+// the same.
+class KvCacheService final
+    : public v1::KVCache::WithRawCallbackMethod_Get<v1::KVCache::CallbackService> {
  public:
   // `core` must outlive the service and every call.
   explicit KvCacheService(ServiceCore& core) : core_(core) {}
 
   grpc::ServerReadReactor<v1::PutRequest>* Put(grpc::CallbackServerContext* context,
                                                v1::PutResponse* response) override;
-  grpc::ServerWriteReactor<v1::GetResponse>* Get(grpc::CallbackServerContext* context,
-                                                 const v1::GetRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Get(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext* context,
                                    const v1::LookupRequest* request,
                                    v1::LookupResponse* response) override;

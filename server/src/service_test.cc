@@ -439,6 +439,25 @@ TEST_F(ServiceTest, BadGetRequests) {
   EXPECT_THAT(status.error_message(), HasSubstr("too long"));
 }
 
+TEST_F(ServiceTest, UnparsableGetRequestIsInvalidArgument) {
+  // Get is served raw (serialized messages); a request that is not a GetRequest: field 1
+  // (namespace) announced 100 bytes long, 2 there.
+  grpc::Slice slice(std::string("\x0a\x64zz", 4));
+  const grpc::ByteBuffer request(&slice, 1);
+  std::shared_ptr<grpc::Channel> channel = server_->InProcessChannel();
+  const grpc::internal::RpcMethod method("/gearkv.v1.KVCache/Get",
+                                         grpc::internal::RpcMethod::SERVER_STREAMING);
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel.get(), method, &context,
+                                                                    request));
+  grpc::ByteBuffer response;
+  EXPECT_FALSE(reader->Read(&response));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("does not parse"));
+}
+
 TEST_F(ServiceTest, SaturatedPoolIsResourceExhausted) {
   StartServer(ServerConfig{}, /*workers=*/1, /*queue=*/0);
   absl::Notification entered, gate;

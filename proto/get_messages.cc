@@ -1,0 +1,142 @@
+#include "gearkv/get_messages.h"
+
+#include <grpcpp/support/slice.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace gearkv::wire {
+namespace {
+
+// The key of GetResponse.chunk on the wire: field number, wire type 2 (length-delimited).
+constexpr uint8_t kChunkKey = (v1::GetResponse::kChunkFieldNumber << 3) | 2;
+
+// Appends `value` as a protobuf varint; returns the bytes written (at most 10).
+size_t PutVarint(uint64_t value, uint8_t* out) {
+  size_t n = 0;
+  while (value >= 0x80) {
+    out[n++] = static_cast<uint8_t>(value | 0x80);
+    value >>= 7;
+  }
+  out[n++] = static_cast<uint8_t>(value);
+  return n;
+}
+
+// Reads the front of a message held in several slices.
+class SliceReader {
+ public:
+  explicit SliceReader(const std::vector<grpc::Slice>& slices) : slices_(slices) {
+    for (const grpc::Slice& s : slices_) remaining_ += s.size();
+  }
+
+  size_t remaining() const { return remaining_; }
+
+  bool ReadVarint(uint64_t* value) {
+    *value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t byte;
+      if (!ReadByte(&byte)) return false;
+      *value |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  // Appends everything not read yet to *out.
+  void AppendRestTo(std::string* out) {
+    for (; index_ < slices_.size(); ++index_, offset_ = 0) {
+      const grpc::Slice& s = slices_[index_];
+      out->append(reinterpret_cast<const char*>(s.begin()) + offset_, s.size() - offset_);
+    }
+    remaining_ = 0;
+  }
+
+ private:
+  bool ReadByte(uint8_t* byte) {
+    while (index_ < slices_.size() && offset_ == slices_[index_].size()) {
+      ++index_;
+      offset_ = 0;
+    }
+    if (index_ == slices_.size()) return false;
+    *byte = slices_[index_].begin()[offset_++];
+    --remaining_;
+    return true;
+  }
+
+  const std::vector<grpc::Slice>& slices_;
+  size_t index_ = 0;
+  size_t offset_ = 0;  // into slices_[index_]
+  size_t remaining_ = 0;
+};
+
+void ReleaseOwner(void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
+
+absl::Status ChunkTooLong(uint64_t size, uint64_t max_chunk_bytes) {
+  return absl::OutOfRangeError(
+      absl::StrCat("a chunk of ", size, " bytes is longer than the ", max_chunk_bytes, " allowed"));
+}
+
+}  // namespace
+
+grpc::ByteBuffer GetHeaderMessage(const v1::GetHeader& header) {
+  v1::GetResponse response;
+  *response.mutable_header() = header;
+  grpc::Slice slice(response.SerializeAsString());
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+grpc::ByteBuffer GetChunkMessage(std::string_view bytes, std::shared_ptr<const void> owner) {
+  uint8_t prefix[11];
+  prefix[0] = kChunkKey;
+  const size_t prefix_size = 1 + PutVarint(bytes.size(), prefix + 1);
+  grpc::Slice slices[2] = {
+      grpc::Slice(prefix, prefix_size),
+      bytes.empty() ? grpc::Slice()
+                    : grpc::Slice(const_cast<char*>(bytes.data()), bytes.size(), &ReleaseOwner,
+                                  new std::shared_ptr<const void>(std::move(owner))),
+  };
+  return grpc::ByteBuffer(slices, bytes.empty() ? 1 : 2);
+}
+
+absl::StatusOr<GetMessageKind> DecodeGetMessage(const grpc::ByteBuffer& message,
+                                                v1::GetHeader* header, std::string* payload,
+                                                uint64_t max_chunk_bytes) {
+  std::vector<grpc::Slice> slices;
+  // An uninitialised buffer is an empty message.
+  if (grpc::Status dumped = message.Valid() ? message.Dump(&slices) : grpc::Status::OK;
+      !dumped.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unreadable GetResponse: ", dumped.error_message()));
+  }
+  // What the gearkv server sends for a chunk, and what protobuf writes: the chunk field alone.
+  // The bytes are copied straight from the slices.
+  SliceReader reader(slices);
+  uint64_t key = 0, size = 0;
+  if (reader.ReadVarint(&key) && key == kChunkKey && reader.ReadVarint(&size) &&
+      size == reader.remaining()) {
+    if (size > max_chunk_bytes) return ChunkTooLong(size, max_chunk_bytes);
+    reader.AppendRestTo(payload);
+    return GetMessageKind::kChunk;
+  }
+  // Anything else (a header, or another valid encoding of a chunk) goes through protobuf.
+  std::string bytes;
+  bytes.reserve(message.Length());
+  SliceReader(slices).AppendRestTo(&bytes);
+  v1::GetResponse response;
+  if (!response.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError("a GetResponse message does not parse");
+  }
+  if (response.has_header()) {
+    *header = std::move(*response.mutable_header());
+    return GetMessageKind::kHeader;
+  }
+  if (response.chunk().size() > max_chunk_bytes) {
+    return ChunkTooLong(response.chunk().size(), max_chunk_bytes);
+  }
+  payload->append(response.chunk());
+  return GetMessageKind::kChunk;
+}
+
+}  // namespace gearkv::wire
