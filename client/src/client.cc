@@ -4,15 +4,20 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gearkv/get_messages.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/v1/kv_cache.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "grpcpp/support/sync_stream.h"
 #include "health_check.h"
 #include "retry.h"
 #include "wire.h"
@@ -23,9 +28,46 @@ namespace {
 using client_internal::FromGrpc;
 
 constexpr size_t kMaxChunkBytes = size_t{1} << 20;
+constexpr char kGetMethod[] = "/gearkv.v1.KVCache/Get";
 // A compressed block is never larger than its raw tensor plus headers; this bounds what a Get
 // will allocate for a server's answer.
 constexpr uint64_t kBlockSlackBytes = uint64_t{16} << 20;
+// decompress_threads = 0: tensors smaller than this are decompressed on the calling thread.
+// Starting threads for one call costs more than it saves on them (about 0.25 ms of gear4 work
+// per MiB, one thread), and with many callers at once the cores are busy anyway.
+constexpr uint64_t kParallelDecompressBytes = uint64_t{8} << 20;
+// The block of a COMPRESSED get decompressed here goes into a buffer the calling thread reuses
+// (no allocation and no fresh pages per Get); one of up to this size is kept between calls.
+constexpr size_t kKeptBlockBufferBytes = size_t{4} << 20;
+
+// The calling thread's buffer for blocks that are decompressed as soon as they arrive, lent to
+// one Get at a time (a Get made from a progress callback gets none and allocates). The
+// destructor gives a large buffer's memory back.
+class BorrowedBlockBuffer {
+ public:
+  BorrowedBlockBuffer() : buffer_(in_use_ ? nullptr : &buffer) {
+    if (buffer_ != nullptr) {
+      in_use_ = true;
+      buffer_->clear();
+    }
+  }
+  ~BorrowedBlockBuffer() {
+    if (buffer_ == nullptr) return;
+    if (buffer_->capacity() > kKeptBlockBufferBytes) std::string().swap(*buffer_);
+    in_use_ = false;
+  }
+  BorrowedBlockBuffer(const BorrowedBlockBuffer&) = delete;
+  BorrowedBlockBuffer& operator=(const BorrowedBlockBuffer&) = delete;
+
+  std::string* get() const { return buffer_; }  // null when the thread's buffer is in use
+
+ private:
+  static thread_local std::string buffer;
+  static thread_local bool in_use_;
+  std::string* const buffer_;
+};
+thread_local std::string BorrowedBlockBuffer::buffer;
+thread_local bool BorrowedBlockBuffer::in_use_ = false;
 
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -36,6 +78,7 @@ class GrpcClient final : public Client {
       : options_(std::move(options)),
         channel_(std::move(channel)),
         stub_(v1::KVCache::NewStub(channel_)),
+        get_method_(kGetMethod, nullptr, grpc::internal::RpcMethod::SERVER_STREAMING, channel_),
         codec_(std::move(codec)) {}
 
   absl::StatusOr<PutResult> Put(std::string_view ns, std::string_view key, const TensorView& tensor,
@@ -68,6 +111,7 @@ class GrpcClient final : public Client {
   const ClientOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::KVCache::Stub> stub_;
+  const grpc::internal::RpcMethod get_method_;  // KVCache.Get, read as serialized messages
   const std::unique_ptr<Codec> codec_;
 };
 
@@ -148,19 +192,41 @@ absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
                                               const GetOptions& options, absl::Time deadline) {
   grpc::ClientContext context;
   Prepare(context, deadline);
-  std::unique_ptr<grpc::ClientReader<v1::GetResponse>> reader = stub_->Get(&context, request);
+  // The stub's Get with the messages left serialized: chunks are copied once, from gRPC's slices
+  // into the payload, instead of being parsed into a GetResponse first (gearkv/get_messages.h).
+  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel_.get(), get_method_,
+                                                                    &context, request));
   GetResult result;
   result.encoding = options.encoding;
   const bool raw = options.encoding == GetEncoding::kRaw;
-  // Where the payload goes: the tensor's bytes (RAW) or the block (COMPRESSED).
-  std::string* payload = raw ? &result.tensor.data : &result.block;
+  // Where the payload goes: the tensor's bytes (RAW) or the block (COMPRESSED; the thread's
+  // buffer when it is decompressed here).
+  std::optional<BorrowedBlockBuffer> block_buffer;
+  if (!raw && options.decompress) block_buffer.emplace();
+  std::string* payload = raw                                              ? &result.tensor.data
+                         : block_buffer && block_buffer->get() != nullptr ? block_buffer->get()
+                                                                          : &result.block;
   uint64_t expected = 0;
   bool have_header = false;
   absl::Status protocol_error;
-  v1::GetResponse message;
+  grpc::ByteBuffer message;
+  v1::GetHeader h;
   while (protocol_error.ok() && reader->Read(&message)) {
-    if (message.has_header()) {
-      const v1::GetHeader& h = message.header();
+    // Before the header nothing may come but the header; after it, chunks up to `expected`.
+    absl::StatusOr<wire::GetMessageKind> kind =
+        wire::DecodeGetMessage(message, &h, payload, have_header ? expected - payload->size() : 0);
+    if (!kind.ok()) {
+      protocol_error = absl::IsOutOfRange(kind.status())
+                           ? absl::InternalError(
+                                 !have_header ? "server sent a Get chunk before the header"
+                                              : absl::StrCat("server sent more than the ", expected,
+                                                             " payload bytes it announced"))
+                           : absl::InternalError(absl::StrCat("server sent a bad Get message: ",
+                                                              kind.status().message()));
+      break;
+    }
+    if (*kind == wire::GetMessageKind::kHeader) {
       if (have_header) {
         protocol_error = absl::InternalError("server sent a second Get header");
         break;
@@ -194,13 +260,10 @@ absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
       continue;
     }
     if (!have_header) {
+      // Only an empty chunk gets here (max 0 bytes); still out of order.
       protocol_error = absl::InternalError("server sent a Get chunk before the header");
-    } else if (message.chunk().size() > expected - payload->size()) {
-      protocol_error = absl::InternalError(
-          absl::StrCat("server sent more than the ", expected, " payload bytes it announced"));
-    } else {
-      payload->append(message.chunk());
-      if (options.progress) options.progress(payload->size(), expected);
+    } else if (options.progress) {
+      options.progress(payload->size(), expected);
     }
   }
   if (!protocol_error.ok()) {
@@ -230,7 +293,10 @@ absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
   GEARKV_ASSIGN_OR_RETURN(MutableTensorView out, AsMutableKvView(result.tensor));
   DecompressOptions decompress_options;
   decompress_options.threads = options_.decompress_threads;
-  if (absl::Status st = codec_->Decompress(result.block, out, decompress_options); !st.ok()) {
+  if (decompress_options.threads == 0 && result.tensor.data.size() < kParallelDecompressBytes) {
+    decompress_options.threads = 1;
+  }
+  if (absl::Status st = codec_->Decompress(*payload, out, decompress_options); !st.ok()) {
     return absl::Status(st.code(),
                         absl::StrCat("decompressing the block the server sent: ", st.message()));
   }

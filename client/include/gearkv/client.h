@@ -56,7 +56,9 @@ struct ClientOptions {
   size_t chunk_bytes = size_t{1} << 20;  // Put chunk size, 1 .. 1 MiB
   std::string auth_token;                // when set, sent as "authorization: Bearer <token>"
   bool own_connection = false;           // a TCP connection not shared with other Clients
-  int decompress_threads = 0;            // threads per client-side decompression, 0 = all
+  // Threads per client-side decompression; 0 = automatic: the calling thread alone for tensors
+  // under 8 MiB (starting threads would cost more than they save), every hardware thread above.
+  int decompress_threads = 0;
 };
 
 // How to compress a Put: a preset (empty = the server's default) and optional overrides of
