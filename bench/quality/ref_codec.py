@@ -10,9 +10,9 @@ Per (layer, K|V, head) matrix X [tokens, head_dim]:
      that a head keeps floor(s * entries) in all;
   D: the rest quantized to `bits`, asymmetric min-max per group of G along the row, fp16 scale
      and minimum (outliers do not widen a group);
-  L: rank-r approximation of X - S - D by `iters` rounds of subspace iteration, factors int8
-     with an fp16 scale per vector (block format version 2), the second fitted to the stored
-     first;
+  L: rank-r approximation of X - S - D by `iters` rounds of subspace iteration; u [tokens, r]
+     int8 with an fp16 scale per column, vt [r, head_dim] fp16 fitted to the stored u (block
+     format version 2);
   X^ = D + L with the outliers written over their positions.
 """
 from __future__ import annotations
@@ -92,9 +92,9 @@ def _low_rank(r: np.ndarray, rank: int, iters: int, seed: int = 0) -> np.ndarray
     for _ in range(iters):
         y, _ = np.linalg.qr(r @ q)                       # [.., T, r]
         q, _ = np.linalg.qr(np.swapaxes(r, -1, -2) @ y)  # [.., D, r]
-    b = _int8_columns(q)       # [.., D, r], as stored
-    a = _int8_columns(r @ b)   # [.., T, r], fitted to the stored b
-    return a @ np.swapaxes(b, -1, -2)
+    u = _int8_columns(np.linalg.qr(r @ q)[0])  # [.., T, r], as stored
+    vt = (np.swapaxes(r, -1, -2) @ u).astype(np.float16).astype(np.float32)  # [.., D, r]
+    return u @ np.swapaxes(vt, -1, -2)
 
 
 def compress_roundtrip(block: np.ndarray, preset: str, iters: int = 3) -> tuple[np.ndarray, float]:
@@ -116,7 +116,7 @@ def compress_roundtrip(block: np.ndarray, preset: str, iters: int = 3) -> tuple[
         if rank > 0:
             resid = np.where(mask, 0, m - d)
             approx = d + _low_rank(resid, rank, iters)
-            # int8 entries and one fp16 scale per factor vector (2 rank of them)
-            stored += (8 * rank * (m.shape[-2] + m.shape[-1]) + 2 * 16 * rank) * m.shape[0] * m.shape[1]
+            # u: int8 entries and one fp16 scale per column; vt: fp16
+            stored += (8 * rank * m.shape[-2] + 16 * rank + 16 * rank * m.shape[-1]) * m.shape[0] * m.shape[1]
         out[:, kv] = np.where(mask, m, approx)
     return out.astype(block.dtype), stored / block.size

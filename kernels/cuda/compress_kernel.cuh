@@ -68,18 +68,17 @@ __device__ inline bool LoadHead(const void* in, ElemType type, uint32_t T, uint3
 
 // Zeroes the padding after each of the head's arrays (every gap is < kArrayAlignment bytes).
 __device__ inline void ZeroPadding(const HeadLayout& l, char* out) {
-  const uint64_t factor_scale_bytes = l.factors == FactorPrecision::kInt8 ? l.rank * 2ull : 0;
-  constexpr int kArrays = 9;
+  const uint64_t u_scale_bytes = l.factors == FactorPrecision::kInt8 ? l.rank * 2ull : 0;
+  constexpr int kArrays = 8;
   const uint64_t ends[kArrays] = {
       l.codes_offset + l.row_code_bytes * l.tokens,
       l.scales_offset + l.groups * 2,
       l.zeros_offset + l.groups * 2,
       l.outlier_offsets_offset + l.outliers * 2,
       l.outlier_values_offset + l.outliers * l.value_bytes,
-      l.u_offset + uint64_t{l.tokens} * l.rank * l.factor_bytes,
-      l.u_scales_offset + factor_scale_bytes,
-      l.vt_offset + uint64_t{l.rank} * l.head_dim * l.factor_bytes,
-      l.vt_scales_offset + factor_scale_bytes,
+      l.u_offset + uint64_t{l.tokens} * l.rank * l.u_entry_bytes,
+      l.u_scales_offset + u_scale_bytes,
+      l.vt_offset + uint64_t{l.rank} * l.head_dim * 2,
   };
   const uint64_t next[kArrays] = {l.scales_offset,
                                   l.zeros_offset,
@@ -88,7 +87,6 @@ __device__ inline void ZeroPadding(const HeadLayout& l, char* out) {
                                   l.u_offset,
                                   l.u_scales_offset,
                                   l.vt_offset,
-                                  l.vt_scales_offset,
                                   l.head_bytes};
   static_assert(kArrays * kArrayAlignment <= kCompressThreads, "one thread per padding byte");
   const uint32_t a = threadIdx.x / kArrayAlignment, byte = threadIdx.x % kArrayAlignment;
@@ -264,8 +262,7 @@ __global__ void __launch_bounds__(kCompressThreads, 1)
       FitLowRank(lr, T, D, l.rank, a.power_iterations, a.seed, h,
                  reinterpret_cast<int8_t*>(out + l.u_offset),
                  reinterpret_cast<uint16_t*>(out + l.u_scales_offset),
-                 reinterpret_cast<int8_t*>(out + l.vt_offset),
-                 reinterpret_cast<uint16_t*>(out + l.vt_scales_offset));
+                 reinterpret_cast<uint16_t*>(out + l.vt_offset));
     }
     __syncthreads();  // before the next head overwrites the workspace
   }

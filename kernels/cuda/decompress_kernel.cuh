@@ -77,17 +77,9 @@ __global__ void __launch_bounds__(kDecompressThreads)
 
     const bool int8_factors = l.factors == FactorPrecision::kInt8;
     const auto* u_scales = reinterpret_cast<const uint16_t*>(in + l.u_scales_offset);
-    if (int8_factors) {
-      const auto* vt_q = reinterpret_cast<const int8_t*>(in + l.vt_offset);
-      const auto* vt_scales = reinterpret_cast<const uint16_t*>(in + l.vt_scales_offset);
-      for (uint32_t i = threadIdx.x; i < r * D; i += kDecompressThreads) {
-        vt[i] = DequantizeFactor(vt_q[i], HalfBitsToFloat(vt_scales[i / D]));
-      }
-    } else {
-      const auto* vt_h = reinterpret_cast<const uint16_t*>(in + l.vt_offset);
-      for (uint32_t i = threadIdx.x; i < r * D; i += kDecompressThreads) {
-        vt[i] = HalfBitsToFloat(vt_h[i]);
-      }
+    const auto* vt_h = reinterpret_cast<const uint16_t*>(in + l.vt_offset);  // fp16 in v1 and v2
+    for (uint32_t i = threadIdx.x; i < r * D; i += kDecompressThreads) {
+      vt[i] = HalfBitsToFloat(vt_h[i]);
     }
     __syncthreads();
 

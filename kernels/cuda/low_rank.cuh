@@ -180,7 +180,7 @@ __device__ inline void MultiplyRtQ(const LowRankBuffers& b, uint32_t T, uint32_t
   SumPartials(b.part, splits, uint64_t{D} * r4, b.p);
 }
 
-// Quantizes each of the first r columns of v ([n][ld] fp32) as one int8 factor vector: warp w
+// Quantizes each of the first r columns of v ([n][ld] fp32) as one int8 factor column: warp w
 // takes the largest magnitude of columns w, w + warps, ... (a warp reduction), writes the
 // column's FactorScale (fp16 bits) to scales[i] in the block; after a barrier (which makes the
 // block's writes visible to the CTA), every thread quantizes entries: entry (e, i) goes to
@@ -207,12 +207,12 @@ __device__ inline void QuantizeFactorColumns(float* v, uint32_t n, uint32_t ld, 
   __syncthreads();
 }
 
-// Fits U (int8 [tokens][rank] at u, fp16 scales [rank] at u_scales) and Vt (int8
-// [rank][head_dim] at vt, fp16 scales [rank] at vt_scales) to the residual in b.x. Every thread
-// of the CTA calls it; it ends with a barrier.
+// Fits U (int8 [tokens][rank] at u, fp16 scales [rank] at u_scales) and Vt (fp16
+// [rank][head_dim] at vt) to the residual in b.x. Every thread of the CTA calls it; it ends with
+// a barrier.
 __device__ inline void FitLowRank(const LowRankBuffers& b, uint32_t T, uint32_t D, uint32_t r,
                                   uint32_t iterations, uint32_t seed, uint64_t head_index,
-                                  int8_t* u, uint16_t* u_scales, int8_t* vt, uint16_t* vt_scales) {
+                                  int8_t* u, uint16_t* u_scales, uint16_t* vt) {
   const uint32_t r4 = b.r4;
   const uint64_t stream = StartMatrixStream(seed, head_index);
   for (uint32_t i = threadIdx.x; i < D * r4; i += kCompressThreads) {
@@ -229,8 +229,12 @@ __device__ inline void FitLowRank(const LowRankBuffers& b, uint32_t T, uint32_t 
     }
     MultiplyRtQ(b, T, D);
   }
-  // Vt as stored: vt[j][d] = P[d][j].
-  QuantizeFactorColumns(b.p, D, r4, r, vt, 1, D, vt_scales, /*write_back=*/false);
+  // Vt as stored: vt[j][d] = fp16(P[d][j]).
+  for (uint32_t i = threadIdx.x; i < r * D; i += kCompressThreads) {
+    const uint32_t j = i / D, d = i % D;
+    vt[i] = FloatToHalfBits(b.p[uint64_t{d} * r4 + j]);
+  }
+  __syncthreads();
 }
 
 }  // namespace gearkv::internal::cuda

@@ -63,11 +63,12 @@ GEARKV_HD float RoundToHalfValue(float x) {
   return ldexpf(steps, step);
 }
 
-// Low-rank factors (format version 2): int8 entries, symmetric, with one fp16 scale per factor
-// vector (a column of u, a row of vt): x ~ q * scale, q in [-kFactorMaxQ, kFactorMaxQ].
+// The low-rank factor u in format version 2: int8 entries, symmetric, with one fp16 scale per
+// column: x ~ q * scale, q in [-kFactorMaxQ, kFactorMaxQ]. (vt stays fp16: it is fitted to the
+// stored u, which makes up for u's rounding, while rounding vt to int8 would go uncorrected.)
 inline constexpr float kFactorMaxQ = 127.0f;
 
-// The scale of a factor vector whose largest magnitude is max_abs: fp16(max_abs / 127), at most
+// The scale of a factor column whose largest magnitude is max_abs: fp16(max_abs / 127), at most
 // fp16's largest finite value; 0 for an all-zero vector (or a NaN max_abs).
 GEARKV_HD float FactorScale(float max_abs) {
   if (!(max_abs > 0.0f)) return 0.0f;
@@ -75,10 +76,10 @@ GEARKV_HD float FactorScale(float max_abs) {
   return RoundToHalfValue(s < 65504.0f ? s : 65504.0f);
 }
 
-// 1 / scale, or 0 for a zero scale (every entry of that vector quantizes to 0).
+// 1 / scale, or 0 for a zero scale (every entry of that column quantizes to 0).
 GEARKV_HD float FactorInvScale(float scale) { return scale > 0.0f ? 1.0f / scale : 0.0f; }
 
-// The int8 entry of x in a vector with inverse scale `inv_scale` (FactorInvScale):
+// The int8 entry of x in a column with inverse scale `inv_scale` (FactorInvScale):
 // round-half-even(x * inv_scale) clamped to [-127, 127]; 0 for a NaN x.
 GEARKV_HD int8_t QuantizeFactor(float x, float inv_scale) {
   if (x != x) return 0;
@@ -127,8 +128,8 @@ GEARKV_HD uint32_t OutliersPerSide(double outlier_ratio, uint32_t pool_size, uin
   return static_cast<uint32_t>(k < pool_size / 2 ? k : pool_size / 2);
 }
 
-// How a head's low-rank factors are stored: fp16 entries (format version 1), or int8 entries with
-// an fp16 scale per factor vector (version 2).
+// How a head's low-rank factor u is stored: fp16 entries (format version 1), or int8 entries with
+// an fp16 scale per column (version 2). vt is fp16 in both.
 enum class FactorPrecision : uint8_t { kFp16 = 0, kInt8 = 1 };
 
 // Geometry of one head (a tokens x head_dim matrix) of one kind, and where each of its arrays
@@ -143,16 +144,15 @@ enum class FactorPrecision : uint8_t { kFp16 = 0, kInt8 = 1 };
 //   u       [tokens][rank]      low-rank factor: L = u * vt; fp16 (FactorPrecision::kFp16) or
 //                               int8 (kInt8: u[t][j] ~ q * u_scales[j])
 //   u_scales  fp16 [rank]       kInt8 only (empty for kFp16): per column of u
-//   vt      [rank][head_dim]    fp16 or int8 (vt[j][d] ~ q * vt_scales[j])
-//   vt_scales fp16 [rank]       kInt8 only: per row of vt
+//   vt      fp16 [rank][head_dim]
 // Outliers are stored pool by pool (pools in order), ascending offset inside a pool.
 struct HeadLayout {
   Kind kind = Kind::kKeys;
   uint32_t tokens = 0, head_dim = 0, bits = 0, group_size = 0, rank = 0;
   uint32_t value_bytes = 0;  // bytes of one outlier value (the tensor's dtype)
   FactorPrecision factors = FactorPrecision::kInt8;
-  uint32_t factor_bytes = 1;  // bytes of one entry of u and vt: 2 (kFp16) or 1 (kInt8)
-  uint32_t pool_size = 0;     // entries in one outlier pool
+  uint32_t u_entry_bytes = 1;  // bytes of one entry of u: 2 (kFp16) or 1 (kInt8)
+  uint32_t pool_size = 0;      // entries in one outlier pool
   uint32_t pools = 0;
   double outlier_ratio = 0;  // the spec's s, as double (OutliersPerSide's argument)
   uint64_t row_code_bytes = 0;
@@ -160,7 +160,7 @@ struct HeadLayout {
   uint64_t outliers = 0;
   uint64_t codes_offset = 0, scales_offset = 0, zeros_offset = 0;
   uint64_t outlier_offsets_offset = 0, outlier_values_offset = 0;
-  uint64_t u_offset = 0, u_scales_offset = 0, vt_offset = 0, vt_scales_offset = 0;
+  uint64_t u_offset = 0, u_scales_offset = 0, vt_offset = 0;
   uint64_t head_bytes = 0;  // a multiple of kArrayAlignment
 };
 
@@ -189,7 +189,7 @@ GEARKV_HD HeadLayout MakeHeadLayout(Kind kind, uint32_t tokens, uint32_t head_di
   l.rank = rank;
   l.value_bytes = value_bytes;
   l.factors = factors;
-  l.factor_bytes = factors == FactorPrecision::kFp16 ? 2 : 1;
+  l.u_entry_bytes = factors == FactorPrecision::kFp16 ? 2 : 1;
   l.pools = PoolCount(kind, tokens, head_dim);
   l.outlier_ratio = outlier_ratio;
   l.pool_size = kind == Kind::kKeys ? tokens : kValuePoolTokens * head_dim;
@@ -212,11 +212,9 @@ GEARKV_HD HeadLayout MakeHeadLayout(Kind kind, uint32_t tokens, uint32_t head_di
   l.zeros_offset = place(l.groups * 2);
   l.outlier_offsets_offset = place(l.outliers * 2);
   l.outlier_values_offset = place(l.outliers * value_bytes);
-  const uint64_t scale_bytes = factors == FactorPrecision::kInt8 ? uint64_t{rank} * 2 : 0;
-  l.u_offset = place(uint64_t{tokens} * rank * l.factor_bytes);
-  l.u_scales_offset = place(scale_bytes);
-  l.vt_offset = place(uint64_t{rank} * head_dim * l.factor_bytes);
-  l.vt_scales_offset = place(scale_bytes);
+  l.u_offset = place(uint64_t{tokens} * rank * l.u_entry_bytes);
+  l.u_scales_offset = place(factors == FactorPrecision::kInt8 ? uint64_t{rank} * 2 : 0);
+  l.vt_offset = place(uint64_t{rank} * head_dim * 2);
   l.head_bytes = at;
   return l;
 }

@@ -59,7 +59,7 @@ TEST(GearMath, QuantizeFactorRoundsHalfEvenAndClamps) {
 }
 
 TEST(GearMath, HeadLayoutFactorArrays) {
-  // Version 1: fp16 factors, no scales; version 2: int8 factors and an fp16 scale per vector.
+  // Version 1: fp16 factors, no scales; version 2: int8 u with an fp16 scale per column, fp16 vt.
   const HeadLayout v1 =
       MakeHeadLayout(Kind::kKeys, 256, 128, 4, 64, 4, 0.02, 2, FactorPrecision::kFp16);
   const HeadLayout v2 =
@@ -67,16 +67,14 @@ TEST(GearMath, HeadLayoutFactorArrays) {
   EXPECT_EQ(v1.u_offset, v2.u_offset);
   EXPECT_EQ(v1.u_scales_offset, v1.vt_offset);  // empty
   EXPECT_EQ(v1.vt_offset, v1.u_offset + 256 * 4 * 2);
-  EXPECT_EQ(v1.vt_scales_offset, v1.head_bytes);
   EXPECT_EQ(v1.head_bytes, v1.vt_offset + 4 * 128 * 2);
   EXPECT_EQ(v2.u_scales_offset, v2.u_offset + 256 * 4);
   EXPECT_EQ(v2.vt_offset, v2.u_scales_offset + 16);
-  EXPECT_EQ(v2.vt_scales_offset, v2.vt_offset + 4 * 128);
-  EXPECT_EQ(v2.head_bytes, v2.vt_scales_offset + 16);
+  EXPECT_EQ(v2.head_bytes, v2.vt_offset + 4 * 128 * 2);
   for (const HeadLayout& l : {v1, v2}) {
-    for (uint64_t offset : {l.codes_offset, l.scales_offset, l.zeros_offset,
-                            l.outlier_offsets_offset, l.outlier_values_offset, l.u_offset,
-                            l.u_scales_offset, l.vt_offset, l.vt_scales_offset, l.head_bytes}) {
+    for (uint64_t offset :
+         {l.codes_offset, l.scales_offset, l.zeros_offset, l.outlier_offsets_offset,
+          l.outlier_values_offset, l.u_offset, l.u_scales_offset, l.vt_offset, l.head_bytes}) {
       EXPECT_EQ(offset % kArrayAlignment, 0u);
     }
   }

@@ -41,7 +41,7 @@ void QuantizeGroup(const std::vector<double>& x, const std::vector<bool>& mask,
   }
 }
 
-// The vector v as stored in int8 with one fp16 scale (format version 2): every entry replaced
+// A column of u as stored in int8 with one fp16 scale (format version 2): every entry replaced
 // by its dequantized value, with the codec's FactorScale / QuantizeFactor on fp32 values.
 void RoundFactorVector(std::vector<double>& v) {
   double max_abs = 0;
@@ -138,7 +138,9 @@ std::vector<double> ReferenceGearHead(const std::vector<double>& x, Kind kind, u
         }
       }
     }
-    for (auto& row : p) RoundFactorVector(row);  // vt as stored: int8 per row
+    for (auto& row : p) {
+      for (double& e : row) e = Half(e);  // vt as stored: fp16
+    }
     for (uint32_t t = 0; t < T; ++t) {
       for (uint32_t d = 0; d < D; ++d) {
         for (uint32_t j = 0; j < r; ++j) out[uint64_t{t} * D + d] += q[j][t] * p[j][d];

@@ -91,7 +91,7 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
     for (uint64_t i = 0; i < l.outliers; ++i) x[index_buf[i]] = 0.0f;  // S holds them exactly
     FitLowRank(x, l.tokens, l.head_dim, l.rank, spec.power_iterations, spec.seed, head_index,
                At<int8_t>(out, l.u_offset), At<uint16_t>(out, l.u_scales_offset),
-               At<int8_t>(out, l.vt_offset), At<uint16_t>(out, l.vt_scales_offset));
+               At<uint16_t>(out, l.vt_offset));
   }
   return true;
 }
@@ -99,7 +99,7 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
 bool DecompressHead(const HeadLayout& l, const char* in, DType block_dtype, void* out,
                     DType out_dtype) {
   const StoredFactors factors{in + l.u_offset, At<uint16_t>(in, l.u_scales_offset),
-                              in + l.vt_offset, At<uint16_t>(in, l.vt_scales_offset)};
+                              At<uint16_t>(in, l.vt_offset)};
   DecodeHead(l, At<uint8_t>(in, l.codes_offset), At<uint16_t>(in, l.scales_offset),
              At<uint16_t>(in, l.zeros_offset), factors, out_dtype, out);
   if (l.outliers == 0) return true;

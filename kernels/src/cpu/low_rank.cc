@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu/dtype_convert.h"
 #include "cpu/simd.h"
 #include "gear_math.h"
 #include "half.h"
@@ -187,8 +188,7 @@ uint16_t QuantizeFactorVector(float* v, uint32_t n, int8_t* q, size_t q_stride) 
 }  // namespace
 
 void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t iterations,
-                uint32_t seed, uint64_t head_index, int8_t* u, uint16_t* u_scales, int8_t* vt,
-                uint16_t* vt_scales) {
+                uint32_t seed, uint64_t head_index, int8_t* u, uint16_t* u_scales, uint16_t* vt) {
   // Q column by column, each padded with zeros to a multiple of 8 tokens (whole Float8s).
   const uint32_t ldq = (T + 7) / 8 * 8;
   thread_local std::vector<float> pt_buf, qt_buf;
@@ -211,9 +211,7 @@ void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t 
     }
     OverRankBlocks<MultiplyRtQ>(rank, r, T, D, static_cast<const float*>(qt), ldq, pt);
   }
-  for (uint32_t j = 0; j < rank; ++j) {
-    vt_scales[j] = QuantizeFactorVector(pt + size_t{j} * D, D, vt + size_t{j} * D, 1);
-  }
+  StoreFromFloat(pt, size_t{rank} * D, DType::kFloat16, vt);
 }
 
 }  // namespace gearkv::internal

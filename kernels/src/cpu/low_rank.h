@@ -10,13 +10,13 @@ namespace gearkv::internal {
 // subspace iteration started from StartMatrixEntry(seed, head_index, ...): each round
 // orthonormalises P (head_dim x rank), sets Q = orth(r P) and P = r^T Q. In the last round Q is
 // quantized to int8 per column (FactorScale, QuantizeFactor) and replaced by its dequantized
-// value before the last product, so that Vt is fitted to the stored U; then Vt = P^T is
-// quantized per row. Writes the format-version-2 factors: u (tokens x rank int8) with
-// u_scales[rank] (fp16 bit patterns, one per column of u), vt (rank x head_dim int8) with
-// vt_scales[rank] (one per row of vt). A zero residual gives zero factors and scales.
+// value before the last product, so that Vt = P^T is the least-squares fit to the stored U.
+// Writes the format-version-2 factors: u (tokens x rank int8) with u_scales[rank] (fp16 bit
+// patterns, one per column of u) and vt (rank x head_dim, fp16 bit patterns). A zero residual
+// gives zero factors and scales.
 void FitLowRank(const float* r, uint32_t tokens, uint32_t head_dim, uint32_t rank,
                 uint32_t iterations, uint32_t seed, uint64_t head_index, int8_t* u,
-                uint16_t* u_scales, int8_t* vt, uint16_t* vt_scales);
+                uint16_t* u_scales, uint16_t* vt);
 
 }  // namespace gearkv::internal
 

@@ -268,18 +268,9 @@ void DecodeHeadAs(const HeadLayout& l, const uint8_t* codes, const uint16_t* sca
   const bool int8_factors = l.factors == FactorPrecision::kInt8;
   const auto* u_h = static_cast<const uint16_t*>(f.u);
   const auto* u_q = static_cast<const int8_t*>(f.u);
+  LoadAsFloat(f.vt, DType::kFloat16, size_t{rank} * D, vt);
   if (int8_factors) {
-    const auto* vt_q = static_cast<const int8_t*>(f.vt);
-    for (uint32_t j = 0; j < rank; ++j) {
-      const float s = HalfToFloat(f.vt_scales[j]);
-      for (uint32_t d = 0; d < D; ++d) {
-        vt[size_t{j} * D + d] = DequantizeFactor(vt_q[size_t{j} * D + d], s);
-      }
-      u_scale[j] = HalfToFloat(f.u_scales[j]);
-    }
-  } else {
-    const auto* vt_h = static_cast<const uint16_t*>(f.vt);
-    for (size_t i = 0; i < size_t{rank} * D; ++i) vt[i] = HalfToFloat(vt_h[i]);
+    for (uint32_t j = 0; j < rank; ++j) u_scale[j] = HalfToFloat(f.u_scales[j]);
   }
   // Values whose groups are whole Float8s use one scale and zero per group.
   const bool per_group = l.kind == Kind::kValues && G % 8 == 0;

@@ -16,14 +16,13 @@ namespace gearkv::internal {
 void QuantizeHead(const HeadLayout& layout, float* x, uint8_t* codes, uint16_t* scales,
                   uint16_t* zeros);
 
-// A head's stored low-rank factors, as layout.factors says: FactorPrecision::kFp16 (format
-// version 1): u and vt hold fp16 bit patterns, no scales; kInt8 (version 2): u and vt hold
-// int8, u_scales (per column of u) and vt_scales (per row of vt) fp16 bit patterns.
+// A head's stored low-rank factors, as layout.factors says: u holds fp16 bit patterns
+// (FactorPrecision::kFp16, format version 1, no scales) or int8 with u_scales, one fp16 bit
+// pattern per column (kInt8, version 2); vt holds fp16 bit patterns in both.
 struct StoredFactors {
   const void* u = nullptr;  // [tokens][rank]
   const uint16_t* u_scales = nullptr;
-  const void* vt = nullptr;  // [rank][head_dim]
-  const uint16_t* vt_scales = nullptr;
+  const uint16_t* vt = nullptr;  // [rank][head_dim]
 };
 
 // D + L of a head, rounded to out_dtype, into `out` (layout.tokens x layout.head_dim elements):
