@@ -14,7 +14,7 @@ namespace gearkv::internal {
 
 inline constexpr char kBlockMagic[4] = {'G', 'K', 'V', 'B'};
 // The version Compress writes. ParseBlock also reads kOldestFormatVersion .. kFormatVersion:
-// version 1 stores the low-rank factors in fp16, version 2 in int8 with fp16 scales.
+// version 1 stores the low-rank factor u in fp16, version 2 in int8 with fp16 column scales.
 inline constexpr uint16_t kFormatVersion = 2;
 inline constexpr uint16_t kOldestFormatVersion = 1;
 inline constexpr uint64_t kHeaderBytes = 64;

@@ -10,7 +10,7 @@
 namespace gearkv::internal {
 
 // Compresses the head at `in` (tokens x head_dim elements of `dtype`) into `out` with `layout`
-// of the current format version (int8 factors, FactorPrecision::kInt8), the head's
+// of the current format version (u in int8, FactorPrecision::kInt8), the head's
 // layout.head_bytes bytes of its section, which must arrive zeroed (the padding between arrays
 // is left as it is). Returns false, writing nothing useful, when the head
 // holds a value that is not finite or is beyond fp16's range (the scales are fp16).
