@@ -108,11 +108,12 @@ bool DecompressHead(const HeadLayout& l, const char* in, DType block_dtype, void
   const uint32_t T = l.tokens, D = l.head_dim;
   // Calls copy(outlier number, element index) for every outlier; false at an offset outside its
   // pool.
+  const uint32_t* per_side = OutliersPerSideOfPools(l);
   auto scatter = [&](auto copy) {
     uint64_t at = 0;
     for (uint32_t p = 0; p < l.pools; ++p) {
       const uint32_t pool_size = PoolSize(l.kind, T, D, p);
-      const uint32_t count = 2 * OutliersPerSide(l.outlier_ratio, pool_size, p);
+      const uint32_t count = 2 * per_side[p];
       for (uint32_t i = 0; i < count; ++i, ++at) {
         const uint32_t off = offsets[at];
         if (off >= pool_size) return false;

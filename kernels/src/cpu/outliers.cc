@@ -217,9 +217,8 @@ void ChooseBySorting(Entry* begin, Entry* end, uint32_t k, uint16_t* out) {
 // time, walking down the tokens; the subsets are m contiguous runs of tokens.
 void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x, uint16_t* out) {
   const uint32_t T = l.tokens, D = l.head_dim;
-  std::vector<uint32_t> k(D);
-  uint32_t k_max = 0;
-  for (uint32_t d = 0; d < D; ++d) k_max = std::max(k_max, k[d] = OutliersPerSide(ratio, T, d));
+  const uint32_t* k = OutliersPerSideOfPools(l);
+  const uint32_t k_max = *std::max_element(k, k + D);
   if (k_max == 0) return;
   const uint32_t m = std::min(T, std::max<uint32_t>(8, 3 * k_max));
   // Per strip: the k_max largest subset maxima (smallest minima) per channel, kept sorted.
@@ -336,9 +335,10 @@ void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x, uint
   flagged_vectors.resize(kValuePoolTokens * D / 8);
   uint32_t* vectors = flagged_vectors.data();
   SideList high, low;
+  const uint32_t* per_side = OutliersPerSideOfPools(l);
   for (uint32_t p = 0; p < l.pools; ++p) {
     const uint32_t n = PoolSize(Kind::kValues, l.tokens, D, p);
-    const uint32_t k = OutliersPerSide(ratio, n, p);
+    const uint32_t k = per_side[p];
     if (k == 0) continue;
     const float* pool = x + size_t{p} * kValuePoolTokens * D;
     // m = 8 * vecs subsets, m >= 1.5 k (fewer subsets: cheaper bounds, more candidates); n is
@@ -376,6 +376,26 @@ void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x, uint
 
 }  // namespace
 
+const uint32_t* OutliersPerSideOfPools(const HeadLayout& l) {
+  struct Cache {
+    Kind kind;
+    uint32_t tokens = 0, head_dim = 0;
+    double ratio = -1;
+    std::vector<uint32_t> per_side;
+  };
+  thread_local Cache cache;
+  if (cache.kind != l.kind || cache.tokens != l.tokens || cache.head_dim != l.head_dim ||
+      cache.ratio != l.outlier_ratio) {
+    cache = {l.kind, l.tokens, l.head_dim, l.outlier_ratio, {}};
+    cache.per_side.resize(l.pools);
+    for (uint32_t p = 0; p < l.pools; ++p) {
+      cache.per_side[p] =
+          OutliersPerSide(l.outlier_ratio, PoolSize(l.kind, l.tokens, l.head_dim, p), p);
+    }
+  }
+  return cache.per_side.data();
+}
+
 void SelectOutliers(const HeadLayout& l, double ratio, float* x, uint16_t* offsets,
                     uint32_t* indices) {
   if (l.outliers == 0) return;
@@ -385,9 +405,10 @@ void SelectOutliers(const HeadLayout& l, double ratio, float* x, uint16_t* offse
     SelectValueOutliers(l, ratio, x, offsets);
   }
   // Offsets are pool-relative, pools in order; map them to element indices.
+  const uint32_t* per_side = OutliersPerSideOfPools(l);
   uint64_t at = 0;
   for (uint32_t p = 0; p < l.pools; ++p) {
-    const uint32_t n = 2 * OutliersPerSide(ratio, PoolSize(l.kind, l.tokens, l.head_dim, p), p);
+    const uint32_t n = 2 * per_side[p];
     for (uint32_t i = 0; i < n; ++i, ++at) {
       const uint32_t off = offsets[at];
       indices[at] =

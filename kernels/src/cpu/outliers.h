@@ -17,6 +17,11 @@ namespace gearkv::internal {
 void SelectOutliers(const HeadLayout& layout, double ratio, float* x, uint16_t* offsets,
                     uint32_t* indices);
 
+// OutliersPerSide(layout.outlier_ratio, pool size, p) for every pool p of a head with this
+// layout: computed once per thread for a given geometry (its double arithmetic costs more than
+// a pool's share of decoding) and valid until the next call with another geometry.
+const uint32_t* OutliersPerSideOfPools(const HeadLayout& layout);
+
 }  // namespace gearkv::internal
 
 #endif  // GEARKV_KERNELS_CPU_OUTLIERS_H_
