@@ -21,7 +21,8 @@ namespace {
 //     low ones.
 //  2. Ranks. With hi > lo the two lists are disjoint, and an entry's rank inside its list
 //     (counted with 8-wide compares, ties to the lower offset) is its rank in the pool: the
-//     entries ranked below k are the outliers, already in ascending offset order.
+//     entries ranked below k are the outliers, already in ascending offset order. (A key channel
+//     keeps both sides in one list and ranks it both ways: ChooseFromMixed.)
 // Pools where that cannot work (more outliers than subsets, bounds that cross because of ties,
 // a list longer than a SideList holds) are sorted whole instead (ChooseBySorting).
 
@@ -142,7 +143,7 @@ bool ChooseByRank(const SideList& high, const SideList& low, uint32_t k, uint16_
 // with bounds hi > lo: an entry above hi has at least k entries below it, one below lo at least
 // k above it, so ranking the whole list both ways picks the same 2k entries as ranking each
 // side. Writes them, in ascending order; false, writing nothing, when the list cannot be used.
-bool ChooseFromMixed(SideList& list, uint32_t k, uint16_t* out) {
+bool ChooseFromMixed(const SideList& list, uint32_t k, uint16_t* out) {
   const uint32_t n = list.count;
   if (n < 2 * k || n > kSideCapacity) return false;
   uint16_t chosen[kSideCapacity];
