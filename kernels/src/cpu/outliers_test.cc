@@ -67,7 +67,9 @@ void ExpectMatchesReference(Kind kind, uint32_t T, uint32_t D, double ratio, Dat
   for (uint32_t p = 0; p < l.pools; ++p) {
     const uint32_t n = 2 * OutliersPerSide(ratio, PoolSize(kind, T, D, p), p);
     for (uint32_t i = 0; i < n; ++i, ++at) {
-      if (i > 0) EXPECT_LT(offsets[at - 1], offsets[at]) << "pool " << p;
+      if (i > 0) {
+        EXPECT_LT(offsets[at - 1], offsets[at]) << "pool " << p;
+      }
       const uint64_t e = kind == Kind::kKeys ? uint64_t{offsets[at]} * D + p
                                              : uint64_t{p} * kValuePoolTokens * D + offsets[at];
       EXPECT_EQ(e, indices[at]);
