@@ -35,14 +35,15 @@ def short_label(label: str) -> str:
 
 def bit_budget(label: str, tokens: int, head_dim: int) -> dict | None:
     """Where the bits of one element go, from the spec (codec.h): the quantized value, an fp16
-    scale and minimum per group of G, outliers as fp16 value + 16-bit offset, and rank-r fp16
-    factors per (layer, K|V, head) matrix of tokens x head_dim."""
+    scale and minimum per group of G, outliers as fp16 value + 16-bit offset, and the rank-r
+    factors per (layer, K|V, head) matrix of tokens x head_dim (block format version 2: u int8
+    with an fp16 scale per column, vt fp16)."""
     spec = spec_of(label)
     if spec is None:
         return None
     bits, group, rank, ratio = spec
     return {"quant": float(bits), "scales": 32.0 / group, "outliers": 32.0 * ratio,
-            "low_rank": 16.0 * rank * (tokens + head_dim) / (tokens * head_dim)}
+            "low_rank": rank * (8.0 * tokens + 16.0 + 16.0 * head_dim) / (tokens * head_dim)}
 
 
 def _target_lines(rows: list[dict]) -> list[str]:
@@ -115,7 +116,8 @@ def markdown(result: dict) -> str:
     out += ["", "## Where the bits go", "",
             f"Per element of a {m['chunk']}-token chunk with head_dim {head_dim}, from each "
             "spec (codec.h): quantized value, fp16 scale + minimum per group, outliers "
-            "(fp16 value + 16-bit offset), rank-r fp16 factors per head; the rest of the "
+            "(fp16 value + 16-bit offset), rank-r factors per head (u int8 + fp16 column scales, vt "
+            "fp16); the rest of the "
             "measured size is block headers and the checksum.", "",
             "| preset | quantized | scales | outliers | low-rank | sum | measured |",
             "|---|---:|---:|---:|---:|---:|---:|"]
