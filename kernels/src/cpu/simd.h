@@ -20,10 +20,6 @@ typedef int32_t Int8x32 __attribute__((vector_size(32)));
 inline Float8 Load8(const float* p) { return *reinterpret_cast<const UnalignedFloat8*>(p); }
 inline void Store8(float* p, Float8 v) { *reinterpret_cast<UnalignedFloat8*>(p) = v; }
 inline Float8 Broadcast8(float f) { return Float8{f, f, f, f, f, f, f, f}; }
-// Lane sum in a fixed order (results do not depend on the instruction set).
-inline float Sum8(Float8 v) {
-  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
 
 // Eight kBits-bit codes packed LSB-first at p (kBits bytes), as floats.
 template <int kBits>
