@@ -379,15 +379,14 @@ void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x, uint
 
 const uint32_t* OutliersPerSideOfPools(const HeadLayout& l) {
   struct Cache {
-    Kind kind;
     uint32_t tokens = 0, head_dim = 0;
     double ratio = -1;
     std::vector<uint32_t> per_side;
   };
-  thread_local Cache cache;
-  if (cache.kind != l.kind || cache.tokens != l.tokens || cache.head_dim != l.head_dim ||
-      cache.ratio != l.outlier_ratio) {
-    cache = {l.kind, l.tokens, l.head_dim, l.outlier_ratio, {}};
+  thread_local Cache caches[2];  // keys and values alternate every kv_heads heads
+  Cache& cache = caches[static_cast<int>(l.kind)];
+  if (cache.tokens != l.tokens || cache.head_dim != l.head_dim || cache.ratio != l.outlier_ratio) {
+    cache = {l.tokens, l.head_dim, l.outlier_ratio, {}};
     cache.per_side.resize(l.pools);
     for (uint32_t p = 0; p < l.pools; ++p) {
       cache.per_side[p] =

@@ -18,8 +18,9 @@ void SelectOutliers(const HeadLayout& layout, double ratio, float* x, uint16_t* 
                     uint32_t* indices);
 
 // OutliersPerSide(layout.outlier_ratio, pool size, p) for every pool p of a head with this
-// layout: computed once per thread for a given geometry (its double arithmetic costs more than
-// a pool's share of decoding) and valid until the next call with another geometry.
+// layout: computed once per thread and kind for a given geometry (its double arithmetic costs
+// more than a pool's share of decoding) and valid until the next call with another geometry of
+// that kind.
 const uint32_t* OutliersPerSideOfPools(const HeadLayout& layout);
 
 }  // namespace gearkv::internal
