@@ -74,8 +74,7 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
 
   if (l.outliers > 0) {
     index_buf.resize(l.outliers);
-    SelectOutliers(l, spec.outlier_ratio, x, At<uint16_t>(out, l.outlier_offsets_offset),
-                   index_buf.data());
+    SelectOutliers(l, x, At<uint16_t>(out, l.outlier_offsets_offset), index_buf.data());
     const char* src = static_cast<const char*>(in);
     char* values = out + l.outlier_values_offset;
     const uint32_t* index = index_buf.data();

@@ -216,14 +216,16 @@ void ChooseBySorting(Entry* begin, Entry* end, uint32_t k, uint16_t* out) {
 
 // Keys: pool = one channel over all tokens, handled eight channels (one Float8 strip) at a
 // time, walking down the tokens; the subsets are m contiguous runs of tokens.
-void SelectKeyOutliers(const HeadLayout& l, double ratio, const float* x, uint16_t* out) {
+void SelectKeyOutliers(const HeadLayout& l, const float* x, uint16_t* out) {
   const uint32_t T = l.tokens, D = l.head_dim;
   const uint32_t* k = OutliersPerSideOfPools(l);
   const uint32_t k_max = *std::max_element(k, k + D);
   if (k_max == 0) return;
   const uint32_t m = std::min(T, std::max<uint32_t>(8, 3 * k_max));
   // Per strip: the k_max largest subset maxima (smallest minima) per channel, kept sorted.
-  std::vector<Float8> top(k_max), bottom(k_max);
+  thread_local std::vector<Float8> top, bottom;
+  top.resize(k_max);
+  bottom.resize(k_max);
   thread_local std::vector<Entry> all;
   thread_local std::vector<uint32_t> flagged_rows;
   flagged_rows.resize(T);
@@ -329,7 +331,7 @@ void SubsetExtremes(const float* pool, uint32_t n, uint32_t vecs, float* mx, flo
 
 // Values: pool = kValuePoolTokens consecutive rows, contiguous in memory; the subsets are the
 // lanes of interleaved Float8 accumulators.
-void SelectValueOutliers(const HeadLayout& l, double ratio, const float* x, uint16_t* out) {
+void SelectValueOutliers(const HeadLayout& l, const float* x, uint16_t* out) {
   const uint32_t D = l.head_dim;
   thread_local std::vector<Entry> all;
   thread_local std::vector<uint32_t> flagged_vectors;
@@ -396,13 +398,12 @@ const uint32_t* OutliersPerSideOfPools(const HeadLayout& l) {
   return cache.per_side.data();
 }
 
-void SelectOutliers(const HeadLayout& l, double ratio, float* x, uint16_t* offsets,
-                    uint32_t* indices) {
+void SelectOutliers(const HeadLayout& l, float* x, uint16_t* offsets, uint32_t* indices) {
   if (l.outliers == 0) return;
   if (l.kind == Kind::kKeys) {
-    SelectKeyOutliers(l, ratio, x, offsets);
+    SelectKeyOutliers(l, x, offsets);
   } else {
-    SelectValueOutliers(l, ratio, x, offsets);
+    SelectValueOutliers(l, x, offsets);
   }
   // Offsets are pool-relative, pools in order; map them to element indices.
   const uint32_t* per_side = OutliersPerSideOfPools(l);

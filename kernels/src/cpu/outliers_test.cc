@@ -50,7 +50,7 @@ void ExpectMatchesReference(Kind kind, uint32_t T, uint32_t D, double ratio, Dat
   const std::vector<bool> want = ReferenceOutlierMask(xd, kind, T, D, ratio);
   std::vector<uint16_t> offsets(l.outliers);
   std::vector<uint32_t> indices(l.outliers);
-  SelectOutliers(l, ratio, x.data(), offsets.data(), indices.data());
+  SelectOutliers(l, x.data(), offsets.data(), indices.data());
 
   std::vector<bool> got(x.size(), false);
   for (uint32_t i : indices) {
