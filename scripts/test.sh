@@ -5,8 +5,8 @@
 #   2. Release build of everything (the CUDA backend too when nvcc works, one architecture)
 #      and ctest: unit, end-to-end (real gearkv-server processes on loopback), GPU tests (they
 #      skip, saying why, without a GPU)
-#   3. ASan + UBSan build of the codec and store unit tests
-#   4. TSan build of the store and service concurrency tests (label tsan)
+#   3. ASan + UBSan build of the codec (thread pool included) and store unit tests
+#   4. TSan build of the codec thread pool, store and service concurrency tests (label tsan)
 #   5. the libFuzzer target over block parsing, 60 s
 #   6. the Python client's pytest suite against a live gearkv-server
 #   7. deploy checks (promtool, docker-compose config) and a real Prometheus scraping a real
@@ -44,18 +44,19 @@ if has_stage asan; then
   step "ASan + UBSan: codec and store unit tests"
   cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGEARKV_CUDA=OFF \
     -DGEARKV_BUILD_SERVICE=OFF -DGEARKV_SANITIZE=address,undefined >/dev/null
-  ninja -C build/asan -j"$jobs" gearkv_codec_test gearkv_tensor_io_test gearkv_store_test \
-    gearkv_store_concurrency_test
+  ninja -C build/asan -j"$jobs" gearkv_codec_test gearkv_parallel_test gearkv_tensor_io_test \
+    gearkv_store_test gearkv_store_concurrency_test
   ctest --test-dir build/asan --output-on-failure -j"$jobs" -L unit
 fi
 if has_stage tsan; then
-  # The tsan-labelled tests: the store's concurrency tests and the service's concurrent pieces
-  # (worker pools, byte budget). The gRPC service itself is tested concurrently without TSan:
+  # The tsan-labelled tests: the codec's thread pool, the store's concurrency tests and the
+  # service's concurrent pieces (worker pools, byte budget). The gRPC service itself is tested concurrently without TSan:
   # Debian's gRPC and abseil are not built with TSan, which then reports races inside gRPC.
-  step "TSan: store and service concurrency tests"
+  step "TSan: codec thread pool, store and service concurrency tests"
   cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGEARKV_CUDA=OFF \
     -DGEARKV_SANITIZE=thread >/dev/null
-  ninja -C build/tsan -j"$jobs" gearkv_store_concurrency_test gearkv_server_test
+  ninja -C build/tsan -j"$jobs" gearkv_store_concurrency_test gearkv_server_test \
+    gearkv_parallel_test
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest --test-dir build/tsan --output-on-failure -j"$jobs" -L tsan
 fi
