@@ -1,6 +1,9 @@
-// gearkv-server: parse the config, build and start the server, wait for SIGTERM/SIGINT, drain.
+// gearkv-server: parse the config, build and start the server, wait for SIGTERM/SIGINT, drain
+// (a second SIGTERM/SIGINT during the drain exits at once, with status 128 + the signal).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "gearkv/server/config_flags.h"
 #include "gearkv/server/server.h"
@@ -28,9 +31,18 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   const int signal = gearkv::server::WaitForTerminationSignal();
-  std::printf("gearkv-server: %s, draining (up to %s)\n", strsignal(signal),
-              absl::FormatDuration(config->drain_deadline).c_str());
+  std::printf("gearkv-server: %s, draining (up to %s; a second SIGTERM or SIGINT exits at once)\n",
+              strsignal(signal), absl::FormatDuration(config->drain_deadline).c_str());
   std::fflush(stdout);
+  // An operator who does not want to wait for the drain signals again: exit without finishing
+  // the in-flight calls (what was acknowledged is already in the tiers; see the README).
+  std::thread([] {
+    const int again = gearkv::server::WaitForTerminationSignal();
+    std::printf("gearkv-server: second %s, exiting without finishing the drain\n",
+                strsignal(again));
+    std::fflush(stdout);
+    std::_Exit(128 + again);
+  }).detach();
   (*server)->Drain(config->drain_deadline);
   std::printf("gearkv-server: stopped\n");
   return 0;

@@ -1,9 +1,16 @@
 // The disk tier across restarts: every block a server acknowledged is served, intact, by a new
-// server on the same directory — after a clean SIGTERM drain and after a SIGKILL.
+// server on the same directory — after a clean SIGTERM drain and after a SIGKILL. And a second
+// SIGTERM ends a drain at once.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "e2e_util.h"
+#include "gearkv/v1/kv_cache.grpc.pb.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace gearkv::e2e {
@@ -120,6 +127,43 @@ TEST(RestartTest, MemoryEvictionsAreServedFromDisk) {
   auto stats = client->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_LE(stats->tiers.at(0).bytes, 100000u);
+}
+
+TEST(RestartTest, SecondSigtermEndsADrainAtOnce) {
+  GEARKV_START_SERVER(server, {"--drain_deadline=300s"});
+  // A Put that sent its header and nothing more holds the drain open until its deadline.
+  auto channel = grpc::CreateChannel(server->target(), grpc::InsecureChannelCredentials());
+  auto stub = v1::KVCache::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  v1::PutResponse response;
+  auto writer = stub->Put(&context, &response);
+  v1::PutRequest header;
+  v1::PutHeader* h = header.mutable_header();
+  h->set_namespace_("drain");
+  h->set_key("held-open");
+  h->mutable_shape()->set_layers(1);
+  h->mutable_shape()->set_kv_heads(1);
+  h->mutable_shape()->set_tokens(64);
+  h->mutable_shape()->set_head_dim(64);
+  h->set_dtype(v1::DTYPE_FLOAT16);
+  ASSERT_TRUE(writer->Write(header));
+
+  ASSERT_EQ(::kill(server->pid(), SIGTERM), 0);
+  const absl::Time wait_until = absl::Now() + absl::Seconds(30);
+  while (server->Output().find("draining") == std::string::npos && absl::Now() < wait_until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_THAT(server->Output(), testing::HasSubstr("draining"));
+  absl::SleepFor(absl::Milliseconds(200));  // the drain is under way, the Put still open
+  const absl::Time second = absl::Now();
+  auto code = server->Stop(absl::Seconds(30));  // the second SIGTERM
+  ASSERT_TRUE(code.ok()) << code.status() << server->Output();
+  EXPECT_EQ(*code, 128 + SIGTERM) << server->Output();
+  EXPECT_LT(absl::Now() - second, absl::Seconds(10));
+  EXPECT_THAT(server->Output(), testing::HasSubstr("second"));
+  context.TryCancel();
+  writer->Finish().IgnoreError();
 }
 
 }  // namespace
