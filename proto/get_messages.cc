@@ -3,6 +3,7 @@
 #include <grpcpp/support/slice.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,17 @@ class SliceReader {
     for (; index_ < slices_.size(); ++index_, offset_ = 0) {
       const grpc::Slice& s = slices_[index_];
       out->append(reinterpret_cast<const char*>(s.begin()) + offset_, s.size() - offset_);
+    }
+    remaining_ = 0;
+  }
+
+  // Copies everything not read yet to `out`, which has room for remaining() bytes.
+  void CopyRestTo(char* out) {
+    for (; index_ < slices_.size(); ++index_, offset_ = 0) {
+      const grpc::Slice& s = slices_[index_];
+      const size_t n = s.size() - offset_;
+      if (n > 0) std::memcpy(out, s.begin() + offset_, n);
+      out += n;
     }
     remaining_ = 0;
   }
@@ -100,9 +112,23 @@ grpc::ByteBuffer GetChunkMessage(std::string_view bytes, std::shared_ptr<const v
   return grpc::ByteBuffer(slices, bytes.empty() ? 1 : 2);
 }
 
-absl::StatusOr<GetMessageKind> DecodeGetMessage(const grpc::ByteBuffer& message,
-                                                v1::GetHeader* header, std::string* payload,
-                                                uint64_t max_chunk_bytes) {
+namespace {
+
+// Where a decoded chunk goes: appended to a string, or written at the front of a span.
+struct ChunkSink {
+  std::string* append = nullptr;
+  absl::Span<char> out;
+  size_t* written = nullptr;
+
+  uint64_t room(uint64_t max_chunk_bytes) const {
+    return append != nullptr ? max_chunk_bytes : out.size();
+  }
+};
+
+absl::StatusOr<GetMessageKind> Decode(const grpc::ByteBuffer& message, v1::GetHeader* header,
+                                      const ChunkSink& sink, uint64_t max_chunk_bytes) {
+  if (sink.written != nullptr) *sink.written = 0;
+  const uint64_t room = sink.room(max_chunk_bytes);
   std::vector<grpc::Slice> slices;
   // An uninitialised buffer is an empty message.
   if (grpc::Status dumped = message.Valid() ? message.Dump(&slices) : grpc::Status::OK;
@@ -116,8 +142,13 @@ absl::StatusOr<GetMessageKind> DecodeGetMessage(const grpc::ByteBuffer& message,
   uint64_t key = 0, size = 0;
   if (reader.ReadVarint(&key) && key == kChunkKey && reader.ReadVarint(&size) &&
       size == reader.remaining()) {
-    if (size > max_chunk_bytes) return ChunkTooLong(size, max_chunk_bytes);
-    reader.AppendRestTo(payload);
+    if (size > room) return ChunkTooLong(size, room);
+    if (sink.append != nullptr) {
+      reader.AppendRestTo(sink.append);
+    } else {
+      reader.CopyRestTo(sink.out.data());
+      *sink.written = size;
+    }
     return GetMessageKind::kChunk;
   }
   // Anything else (a header, or another valid encoding of a chunk) goes through protobuf.
@@ -132,11 +163,29 @@ absl::StatusOr<GetMessageKind> DecodeGetMessage(const grpc::ByteBuffer& message,
     *header = std::move(*response.mutable_header());
     return GetMessageKind::kHeader;
   }
-  if (response.chunk().size() > max_chunk_bytes) {
-    return ChunkTooLong(response.chunk().size(), max_chunk_bytes);
+  const std::string& chunk = response.chunk();
+  if (chunk.size() > room) return ChunkTooLong(chunk.size(), room);
+  if (sink.append != nullptr) {
+    sink.append->append(chunk);
+  } else {
+    if (!chunk.empty()) std::memcpy(sink.out.data(), chunk.data(), chunk.size());
+    *sink.written = chunk.size();
   }
-  payload->append(response.chunk());
   return GetMessageKind::kChunk;
+}
+
+}  // namespace
+
+absl::StatusOr<GetMessageKind> DecodeGetMessage(const grpc::ByteBuffer& message,
+                                                v1::GetHeader* header, std::string* payload,
+                                                uint64_t max_chunk_bytes) {
+  return Decode(message, header, ChunkSink{.append = payload}, max_chunk_bytes);
+}
+
+absl::StatusOr<GetMessageKind> DecodeGetMessage(const grpc::ByteBuffer& message,
+                                                v1::GetHeader* header, absl::Span<char> out,
+                                                size_t* chunk_bytes) {
+  return Decode(message, header, ChunkSink{.out = out, .written = chunk_bytes}, 0);
 }
 
 }  // namespace gearkv::wire

@@ -69,6 +69,71 @@ TEST(GetMessages, DecodesChunksWhateverTheSlicing) {
   }
 }
 
+TEST(GetMessages, DecodesChunksIntoASpanWhateverTheSlicing) {
+  for (size_t n : {size_t{0}, size_t{5}, size_t{300}, size_t{70000}}) {
+    v1::GetResponse chunk;
+    chunk.set_chunk(Pattern(n));
+    for (size_t piece : {size_t{1}, size_t{7}, size_t{4096}, size_t{1} << 20}) {
+      for (size_t room : {n, n + 3}) {
+        std::string out(room, '#');
+        size_t written = 99;
+        v1::GetHeader header;
+        absl::StatusOr<GetMessageKind> kind = DecodeGetMessage(
+            Pieces(chunk.SerializeAsString(), piece), &header, absl::MakeSpan(out), &written);
+        ASSERT_TRUE(kind.ok()) << kind.status();
+        EXPECT_EQ(*kind, GetMessageKind::kChunk);
+        EXPECT_EQ(written, n);
+        EXPECT_EQ(out, Pattern(n) + std::string(room - n, '#')) << n << " in pieces of " << piece;
+      }
+    }
+  }
+  // Another encoding of a chunk (protobuf's path) and a header.
+  v1::GetResponse chunk;
+  chunk.set_chunk("abc");
+  std::string out(4, '#');
+  size_t written = 99;
+  v1::GetHeader header;
+  absl::StatusOr<GetMessageKind> kind =
+      DecodeGetMessage(Pieces(chunk.SerializeAsString() + std::string("\x78\x01", 2), 3), &header,
+                       absl::MakeSpan(out), &written);
+  ASSERT_TRUE(kind.ok()) << kind.status();
+  EXPECT_EQ(written, 3u);
+  EXPECT_EQ(out, "abc#");
+  v1::GetHeader sent;
+  sent.set_payload_bytes(7);
+  kind = DecodeGetMessage(GetHeaderMessage(sent), &header, absl::MakeSpan(out), &written);
+  ASSERT_TRUE(kind.ok()) << kind.status();
+  EXPECT_EQ(*kind, GetMessageKind::kHeader);
+  EXPECT_EQ(header.payload_bytes(), 7u);
+  EXPECT_EQ(written, 0u);
+  EXPECT_EQ(out, "abc#");
+}
+
+TEST(GetMessages, RefusesAChunkLongerThanTheSpan) {
+  v1::GetResponse chunk;
+  chunk.set_chunk(Pattern(100));
+  std::string out(99, '#');
+  size_t written = 99;
+  v1::GetHeader header;
+  // The server's encoding and protobuf's other one.
+  for (const std::string& bytes :
+       {chunk.SerializeAsString(), chunk.SerializeAsString() + std::string("\x78\x01", 2)}) {
+    absl::StatusOr<GetMessageKind> kind =
+        DecodeGetMessage(Pieces(bytes, 64), &header, absl::MakeSpan(out), &written);
+    EXPECT_EQ(kind.status().code(), absl::StatusCode::kOutOfRange);
+    EXPECT_THAT(std::string(kind.status().message()), testing::HasSubstr("100 bytes"));
+    EXPECT_THAT(std::string(kind.status().message()), testing::HasSubstr("99 allowed"));
+    EXPECT_EQ(written, 0u);
+    EXPECT_EQ(out, std::string(99, '#')) << "nothing may be written";
+  }
+  // No room at all: only an empty chunk fits.
+  chunk.set_chunk("");
+  absl::StatusOr<GetMessageKind> kind = DecodeGetMessage(Pieces(chunk.SerializeAsString(), 64),
+                                                         &header, absl::Span<char>(), &written);
+  ASSERT_TRUE(kind.ok()) << kind.status();
+  EXPECT_EQ(written, 0u);
+}
+
 TEST(GetMessages, HeaderRoundTrips) {
   v1::GetHeader header;
   header.mutable_shape()->set_layers(3);

@@ -67,7 +67,10 @@ absl::Status RunBenchCommand(const GlobalFlags& global, const BenchFlags& flags)
 void AddBenchCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
   auto f = std::make_shared<BenchFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "bench", "N concurrent clients put then get blocks; ops/s, GB/s raw and wire, p50/p99");
+      "bench",
+      "N concurrent clients put then get blocks; ops/s, GB/s raw and wire, p50/p99. Each client "
+      "gets into its own buffer, allocated once and reused (Client::GetInto), except with "
+      "--no_decompress");
   cmd->add_option("--clients,-c", f->clients, "concurrent clients (one connection each)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -84,7 +87,8 @@ void AddBenchCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
       ->check(CLI::IsMember({"raw", "compressed"}))
       ->capture_default_str();
   cmd->add_flag("--no_decompress", f->no_decompress,
-                "compressed gets: skip client-side decompression");
+                "compressed gets: skip client-side decompression (Client::Get, the block "
+                "only)");
   cmd->add_option("--phases", f->phases, "put,get | put | get (get needs the warm-up puts)")
       ->capture_default_str();
   cmd->add_option("--keys_per_client", f->keys_per_client, "distinct keys each client cycles")

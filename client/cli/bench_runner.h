@@ -1,7 +1,10 @@
 // The load generator behind `gearkv bench` (and bench/service): N concurrent clients, each with
 // its own connection, first storing blocks for `duration` (put phase), then reading them back
 // for `duration` (get phase). Every client cycles over its own `keys_per_client` keys, so the
-// server holds clients * keys_per_client blocks.
+// server holds clients * keys_per_client blocks. Gets that produce the tensor (RAW, or
+// COMPRESSED decompressed on the client) go with Client::GetInto into one buffer per client,
+// allocated once before the get phase (what an engine does with its KV cache); COMPRESSED gets
+// without decompression use Client::Get.
 #ifndef GEARKV_CLIENT_CLI_BENCH_RUNNER_H_
 #define GEARKV_CLIENT_CLI_BENCH_RUNNER_H_
 
@@ -51,6 +54,9 @@ struct BenchReport {
   OpReport put;
   OpReport get;
 };
+
+// Whether the get phase uses GetInto into a reused buffer per client (see above).
+bool GetsIntoBuffer(const BenchConfig& config);
 
 // Runs the benchmark. Errors only when it cannot start (bad config, no server); failed calls
 // during the run are counted in OpReport::errors.

@@ -71,6 +71,110 @@ thread_local bool BorrowedBlockBuffer::in_use_ = false;
 
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+// Where a Get's payload goes as it arrives: appended to a string (a block, or the tensor Get
+// allocates), or written into memory the caller owns (GetInto's RAW), never past its end.
+class PayloadSink {
+ public:
+  explicit PayloadSink(std::string* bytes) : bytes_(bytes) {}
+  explicit PayloadSink(absl::Span<char> memory) : memory_(memory) {}
+
+  uint64_t size() const { return bytes_ != nullptr ? bytes_->size() : written_; }
+  void Reserve(uint64_t n) {
+    if (bytes_ != nullptr) bytes_->reserve(n);
+  }
+  // Decodes one message (wire::DecodeGetMessage); a chunk longer than `max_chunk_bytes` (or
+  // than the room left in the caller's memory) is OUT_OF_RANGE and goes nowhere.
+  absl::StatusOr<wire::GetMessageKind> Decode(const grpc::ByteBuffer& message,
+                                              v1::GetHeader* header, uint64_t max_chunk_bytes) {
+    if (bytes_ != nullptr) return wire::DecodeGetMessage(message, header, bytes_, max_chunk_bytes);
+    size_t n = 0;
+    absl::StatusOr<wire::GetMessageKind> kind =
+        wire::DecodeGetMessage(message, header, memory_.subspan(written_, max_chunk_bytes), &n);
+    written_ += n;
+    return kind;
+  }
+  // What arrived, for a string sink.
+  std::string_view bytes() const { return *bytes_; }
+
+ private:
+  std::string* const bytes_ = nullptr;
+  const absl::Span<char> memory_;
+  uint64_t written_ = 0;
+};
+
+std::string LayersText(const GetOptions& options) {
+  if (!options.layers) return "";
+  return absl::StrCat(" (layers [", options.layers->first, ", ", options.layers->second,
+                      ") of the stored block)");
+}
+
+// Where a Get puts the tensor: a Tensor allocated in GetResult::tensor (Get), or memory the
+// caller owns (GetInto).
+class TensorDestination {
+ public:
+  // Get: a tensor of options.out_dtype, else the stored dtype.
+  static TensorDestination Allocated(const GetOptions& options) {
+    return TensorDestination(options, nullptr);
+  }
+  // GetInto: `out` (kept by reference; it outlives the call).
+  static TensorDestination Caller(const GetOptions& options, const MutableTensorView& out) {
+    return TensorDestination(options, &out);
+  }
+
+  // As soon as the header arrives (`shape` has the layer range applied): INVALID_ARGUMENT
+  // naming both sides when the block cannot go here.
+  absl::Status Check(const TensorShape& shape, DType stored) const {
+    const bool raw = options_.encoding == GetEncoding::kRaw;
+    if (out_ == nullptr) {
+      if (raw && options_.out_dtype && *options_.out_dtype != stored) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Get: out_dtype differs from the stored dtype (", Sv(DTypeName(*options_.out_dtype)),
+            " vs ", Sv(DTypeName(stored)), "); use the COMPRESSED encoding to convert"));
+      }
+      return absl::OkStatus();
+    }
+    if (out_->shape != shape) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "GetInto: out.shape ", out_->shape.DebugString(), " differs from the block's shape ",
+          shape.DebugString(), LayersText(options_)));
+    }
+    if (raw && out_->dtype != stored) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "GetInto: out.dtype ", Sv(DTypeName(out_->dtype)), " differs from the stored dtype ",
+          Sv(DTypeName(stored)), "; kRaw cannot convert (kCompressed does)"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Where RAW payload goes: the allocated tensor's bytes, or the caller's memory.
+  PayloadSink RawSink(GetResult& result) const {
+    if (out_ == nullptr) return PayloadSink(&result.tensor.data);
+    return PayloadSink(absl::MakeSpan(static_cast<char*>(out_->data), out_->SizeBytes()));
+  }
+
+  // After a RAW get: describes the allocated tensor (the caller's memory needs nothing).
+  void FinishRaw(GetResult& result) const {
+    if (out_ != nullptr) return;
+    const TensorShape& s = result.shape;
+    result.tensor.dtype = result.stored_dtype;
+    result.tensor.dims = {s.layers, 2, s.kv_heads, s.tokens, s.head_dim};
+  }
+
+  // Where a COMPRESSED block is decompressed: a tensor allocated in result.tensor, or `out`.
+  absl::StatusOr<MutableTensorView> DecompressTarget(GetResult& result) const {
+    if (out_ != nullptr) return *out_;
+    result.tensor = MakeKvTensor(result.shape, options_.out_dtype.value_or(result.stored_dtype));
+    return AsMutableKvView(result.tensor);
+  }
+
+ private:
+  TensorDestination(const GetOptions& options, const MutableTensorView* out)
+      : options_(options), out_(out) {}
+
+  const GetOptions& options_;
+  const MutableTensorView* const out_;  // null: allocated
+};
+
 class GrpcClient final : public Client {
  public:
   GrpcClient(ClientOptions options, std::shared_ptr<grpc::Channel> channel,
@@ -85,6 +189,9 @@ class GrpcClient final : public Client {
                                 const PutOptions& options) override;
   absl::StatusOr<GetResult> Get(std::string_view ns, std::string_view key,
                                 const GetOptions& options) override;
+  absl::StatusOr<GetResult> GetInto(std::string_view ns, std::string_view key,
+                                    const MutableTensorView& out,
+                                    const GetOptions& options) override;
   absl::StatusOr<LookupResult> Lookup(std::string_view ns, absl::Span<const std::string> keys,
                                       const CallOptions& options) override;
   absl::StatusOr<bool> Delete(std::string_view ns, std::string_view key,
@@ -105,8 +212,11 @@ class GrpcClient final : public Client {
   }
   absl::StatusOr<PutResult> PutOnce(const v1::PutRequest& header, const TensorView& tensor,
                                     const ProgressCallback& progress, absl::Time deadline);
+  // Get and GetInto: the request, retried; each attempt a GetOnce.
+  absl::StatusOr<GetResult> RunGet(std::string_view ns, std::string_view key,
+                                   const GetOptions& options, const TensorDestination& destination);
   absl::StatusOr<GetResult> GetOnce(const v1::GetRequest& request, const GetOptions& options,
-                                    absl::Time deadline);
+                                    const TensorDestination& destination, absl::Time deadline);
 
   const ClientOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;
@@ -174,6 +284,33 @@ absl::StatusOr<PutResult> GrpcClient::PutOnce(const v1::PutRequest& header,
 
 absl::StatusOr<GetResult> GrpcClient::Get(std::string_view ns, std::string_view key,
                                           const GetOptions& options) {
+  return RunGet(ns, key, options, TensorDestination::Allocated(options));
+}
+
+absl::StatusOr<GetResult> GrpcClient::GetInto(std::string_view ns, std::string_view key,
+                                              const MutableTensorView& out,
+                                              const GetOptions& options) {
+  if (out.data == nullptr && out.SizeBytes() > 0) {
+    return absl::InvalidArgumentError("GetInto: out.data is null");
+  }
+  if (absl::Status s = ValidateShape(out.shape); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("GetInto: out.shape: ", s.message()));
+  }
+  if (!options.decompress) {
+    return absl::InvalidArgumentError(
+        "GetInto: options.decompress must be true (GetInto always writes the tensor into out)");
+  }
+  if (options.out_dtype && *options.out_dtype != out.dtype) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GetInto: options.out_dtype ", Sv(DTypeName(*options.out_dtype)), " contradicts out.dtype ",
+        Sv(DTypeName(out.dtype)), " (leave out_dtype unset)"));
+  }
+  return RunGet(ns, key, options, TensorDestination::Caller(options, out));
+}
+
+absl::StatusOr<GetResult> GrpcClient::RunGet(std::string_view ns, std::string_view key,
+                                             const GetOptions& options,
+                                             const TensorDestination& destination) {
   v1::GetRequest request;
   request.set_namespace_(std::string(ns));
   request.set_key(std::string(key));
@@ -185,11 +322,13 @@ absl::StatusOr<GetResult> GrpcClient::Get(std::string_view ns, std::string_view 
   }
   return client_internal::RunWithRetry(
       options_, DeadlineFrom(options.deadline),
-      [&](absl::Time deadline) { return GetOnce(request, options, deadline); });
+      [&](absl::Time deadline) { return GetOnce(request, options, destination, deadline); });
 }
 
 absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
-                                              const GetOptions& options, absl::Time deadline) {
+                                              const GetOptions& options,
+                                              const TensorDestination& destination,
+                                              absl::Time deadline) {
   grpc::ClientContext context;
   Prepare(context, deadline);
   // The stub's Get with the messages left serialized: chunks are copied once, from gRPC's slices
@@ -200,42 +339,44 @@ absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
   GetResult result;
   result.encoding = options.encoding;
   const bool raw = options.encoding == GetEncoding::kRaw;
-  // Where the payload goes: the tensor's bytes (RAW) or the block (COMPRESSED; the thread's
-  // buffer when it is decompressed here).
+  // Where the payload goes: the tensor's bytes (RAW: allocated, or the caller's memory) or the
+  // block (COMPRESSED; the thread's buffer when it is decompressed here).
   std::optional<BorrowedBlockBuffer> block_buffer;
   if (!raw && options.decompress) block_buffer.emplace();
-  std::string* payload = raw                                              ? &result.tensor.data
-                         : block_buffer && block_buffer->get() != nullptr ? block_buffer->get()
-                                                                          : &result.block;
+  PayloadSink payload =
+      raw ? destination.RawSink(result)
+          : PayloadSink(block_buffer && block_buffer->get() != nullptr ? block_buffer->get()
+                                                                       : &result.block);
   uint64_t expected = 0;
   bool have_header = false;
-  absl::Status protocol_error;
+  // A protocol error, or a block that cannot go to the destination: the call is cancelled.
+  absl::Status stop;
   grpc::ByteBuffer message;
   v1::GetHeader h;
-  while (protocol_error.ok() && reader->Read(&message)) {
+  while (stop.ok() && reader->Read(&message)) {
     // Before the header nothing may come but the header; after it, chunks up to `expected`.
     absl::StatusOr<wire::GetMessageKind> kind =
-        wire::DecodeGetMessage(message, &h, payload, have_header ? expected - payload->size() : 0);
+        payload.Decode(message, &h, have_header ? expected - payload.size() : 0);
     if (!kind.ok()) {
-      protocol_error = absl::IsOutOfRange(kind.status())
-                           ? absl::InternalError(
-                                 !have_header ? "server sent a Get chunk before the header"
-                                              : absl::StrCat("server sent more than the ", expected,
-                                                             " payload bytes it announced"))
-                           : absl::InternalError(absl::StrCat("server sent a bad Get message: ",
-                                                              kind.status().message()));
+      stop = absl::IsOutOfRange(kind.status())
+                 ? absl::InternalError(!have_header
+                                           ? "server sent a Get chunk before the header"
+                                           : absl::StrCat("server sent more than the ", expected,
+                                                          " payload bytes it announced"))
+                 : absl::InternalError(
+                       absl::StrCat("server sent a bad Get message: ", kind.status().message()));
       break;
     }
     if (*kind == wire::GetMessageKind::kHeader) {
       if (have_header) {
-        protocol_error = absl::InternalError("server sent a second Get header");
+        stop = absl::InternalError("server sent a second Get header");
         break;
       }
       have_header = true;
       result.shape = client_internal::ShapeFromWire(h.shape());
       auto dtype = client_internal::DTypeFromWire(h.dtype());
       if (!dtype.ok()) {
-        protocol_error = dtype.status();
+        stop = dtype.status();
         break;
       }
       result.stored_dtype = *dtype;
@@ -245,58 +386,53 @@ absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
       expected = h.payload_bytes();
       const uint64_t raw_size = result.shape.NumElements() * DTypeSize(result.stored_dtype);
       if (absl::Status s = ValidateShape(result.shape); !s.ok()) {
-        protocol_error =
-            absl::InternalError(absl::StrCat("server sent a bad shape: ", s.message()));
+        stop = absl::InternalError(absl::StrCat("server sent a bad shape: ", s.message()));
       } else if (raw && expected != raw_size) {
-        protocol_error = absl::InternalError(absl::StrCat(
+        stop = absl::InternalError(absl::StrCat(
             "server announced ", expected, " RAW bytes for ", result.shape.DebugString(), " (",
             Sv(DTypeName(result.stored_dtype)), "), expected ", raw_size));
       } else if (!raw && expected > raw_size + kBlockSlackBytes) {
-        protocol_error = absl::InternalError(absl::StrCat(
-            "server announced a ", expected, "-byte block for a ", raw_size, "-byte tensor"));
+        stop = absl::InternalError(absl::StrCat("server announced a ", expected,
+                                                "-byte block for a ", raw_size, "-byte tensor"));
+      } else if (absl::Status fits = destination.Check(result.shape, result.stored_dtype);
+                 !fits.ok()) {
+        stop = std::move(fits);
       } else {
-        payload->reserve(expected);
+        payload.Reserve(expected);
       }
       continue;
     }
     if (!have_header) {
       // Only an empty chunk gets here (max 0 bytes); still out of order.
-      protocol_error = absl::InternalError("server sent a Get chunk before the header");
+      stop = absl::InternalError("server sent a Get chunk before the header");
     } else if (options.progress) {
-      options.progress(payload->size(), expected);
+      options.progress(payload.size(), expected);
     }
   }
-  if (!protocol_error.ok()) {
+  if (!stop.ok()) {
     context.TryCancel();
     reader->Finish().IgnoreError();
-    return protocol_error;
+    return stop;
   }
   GEARKV_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
   if (!have_header) return absl::InternalError("server ended the Get without a header");
-  if (payload->size() != expected) {
-    return absl::InternalError(absl::StrCat("server sent ", payload->size(), " of the ", expected,
+  if (payload.size() != expected) {
+    return absl::InternalError(absl::StrCat("server sent ", payload.size(), " of the ", expected,
                                             " payload bytes it announced"));
   }
   result.wire_bytes = expected;
-  const TensorShape& s = result.shape;
   if (raw) {
-    if (options.out_dtype && *options.out_dtype != result.stored_dtype) {
-      return absl::InvalidArgumentError(
-          "Get: out_dtype differs from the stored dtype; use the COMPRESSED encoding to convert");
-    }
-    result.tensor.dtype = result.stored_dtype;
-    result.tensor.dims = {s.layers, 2, s.kv_heads, s.tokens, s.head_dim};
+    destination.FinishRaw(result);
     return result;
   }
   if (!options.decompress) return result;
-  result.tensor = MakeKvTensor(s, options.out_dtype.value_or(result.stored_dtype));
-  GEARKV_ASSIGN_OR_RETURN(MutableTensorView out, AsMutableKvView(result.tensor));
+  GEARKV_ASSIGN_OR_RETURN(MutableTensorView out, destination.DecompressTarget(result));
   DecompressOptions decompress_options;
   decompress_options.threads = options_.decompress_threads;
-  if (decompress_options.threads == 0 && result.tensor.data.size() < kParallelDecompressBytes) {
+  if (decompress_options.threads == 0 && out.SizeBytes() < kParallelDecompressBytes) {
     decompress_options.threads = 1;
   }
-  if (absl::Status st = codec_->Decompress(*payload, out, decompress_options); !st.ok()) {
+  if (absl::Status st = codec_->Decompress(payload.bytes(), out, decompress_options); !st.ok()) {
     return absl::Status(st.code(),
                         absl::StrCat("decompressing the block the server sent: ", st.message()));
   }

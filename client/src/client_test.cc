@@ -6,11 +6,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gearkv/codec.h"
+#include "gearkv/v1/kv_cache.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "health_check.h"
 #include "retry.h"
@@ -143,6 +152,191 @@ TEST(ClientTest, UnreachableServerIsUnavailableWithinTheDeadline) {
   auto stats = (*client)->Stats(call);
   EXPECT_EQ(stats.status().code(), absl::StatusCode::kUnavailable) << stats.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// A KVCache server in this process whose Get answers as the test scripts it, per attempt.
+class FakeGetServer {
+ public:
+  // Attempt number (0, 1, ...), the request, the stream.
+  using Script =
+      std::function<grpc::Status(int, const v1::GetRequest&, grpc::ServerWriter<v1::GetResponse>*)>;
+  explicit FakeGetServer(Script script) : service_(std::move(script)) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeGetServer() { server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1))); }
+
+  std::unique_ptr<Client> Connect() const {
+    ClientOptions options;
+    options.target = absl::StrCat("127.0.0.1:", port_);
+    options.initial_backoff = absl::Milliseconds(5);
+    options.default_deadline = absl::Seconds(20);
+    auto client = Client::Create(options);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+  int attempts() const { return service_.attempts; }
+
+ private:
+  struct Service : v1::KVCache::Service {
+    explicit Service(Script s) : script(std::move(s)) {}
+    grpc::Status Get(grpc::ServerContext*, const v1::GetRequest* request,
+                     grpc::ServerWriter<v1::GetResponse>* writer) override {
+      return script(attempts++, *request, writer);
+    }
+    Script script;
+    std::atomic<int> attempts{0};
+  };
+  Service service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+constexpr TensorShape kFakeShape{2, 2, 64, 64};  // 64 KiB of fp16
+
+void WriteHeader(grpc::ServerWriter<v1::GetResponse>* writer, v1::Encoding encoding,
+                 uint64_t payload_bytes) {
+  v1::GetResponse header;
+  v1::GetHeader* h = header.mutable_header();
+  *h->mutable_shape() = ShapeToWire(kFakeShape);
+  h->set_dtype(DTypeToWire(DType::kFloat16));
+  h->set_encoding(encoding);
+  h->set_payload_bytes(payload_bytes);
+  writer->Write(header);
+}
+
+// `bytes` in chunks of `chunk` bytes.
+void WriteChunks(grpc::ServerWriter<v1::GetResponse>* writer, std::string_view bytes,
+                 size_t chunk) {
+  for (size_t i = 0; i < bytes.size(); i += chunk) {
+    v1::GetResponse message;
+    message.set_chunk(std::string(bytes.substr(i, chunk)));
+    writer->Write(message);
+  }
+}
+
+std::string Pattern(size_t n, int seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i * 131 + seed);
+  return s;
+}
+
+TEST(ClientGetIntoTest, RawRetryStartsAgainFromTheFront) {
+  const uint64_t size = kFakeShape.NumElements() * 2;
+  const std::string good = Pattern(size, 7);
+  // The first attempt sends half of other bytes, then the server is "draining".
+  FakeGetServer server(
+      [&](int attempt, const v1::GetRequest& request, grpc::ServerWriter<v1::GetResponse>* writer) {
+        EXPECT_EQ(request.encoding(), v1::ENCODING_RAW);
+        WriteHeader(writer, v1::ENCODING_RAW, size);
+        if (attempt == 0) {
+          WriteChunks(writer, Pattern(size / 2, 99), 10000);
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "draining");
+        }
+        WriteChunks(writer, good, 10000);
+        return grpc::Status::OK;
+      });
+  auto client = server.Connect();
+  ASSERT_NE(client, nullptr);
+  std::string memory(size, '\0');
+  const MutableTensorView out{kFakeShape, DType::kFloat16, memory.data()};
+  GetOptions raw;
+  raw.encoding = GetEncoding::kRaw;
+  auto got = client->GetInto("ns", "k", out, raw);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(server.attempts(), 2);
+  EXPECT_TRUE(memory == good);
+  EXPECT_EQ(got->wire_bytes, size);
+  EXPECT_TRUE(got->tensor.data.empty());
+}
+
+TEST(ClientGetIntoTest, CompressedRetryDecompressesTheWholeBlock) {
+  std::string tensor(kFakeShape.NumElements() * 2, '\0');
+  for (size_t i = 0; i < tensor.size(); i += 2) tensor[i + 1] = static_cast<char>(0x30 + i % 7);
+  auto codec = MakeCodec(Backend::kCpu);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  auto block = (*codec)->Compress({kFakeShape, DType::kFloat16, tensor.data()}, CodecSpec{});
+  ASSERT_TRUE(block.ok()) << block.status();
+  const std::string& bytes = block->bytes;
+  FakeGetServer server(
+      [&](int attempt, const v1::GetRequest& request, grpc::ServerWriter<v1::GetResponse>* writer) {
+        EXPECT_EQ(request.encoding(), v1::ENCODING_COMPRESSED);
+        WriteHeader(writer, v1::ENCODING_COMPRESSED, bytes.size());
+        if (attempt == 0) {
+          WriteChunks(writer, std::string_view(bytes).substr(0, bytes.size() / 2), 1000);
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "draining");
+        }
+        WriteChunks(writer, bytes, 1000);
+        return grpc::Status::OK;
+      });
+  auto client = server.Connect();
+  ASSERT_NE(client, nullptr);
+  std::string expected(tensor.size(), '\0');
+  ASSERT_TRUE((*codec)->Decompress(bytes, {kFakeShape, DType::kFloat16, expected.data()}).ok());
+  std::string memory(tensor.size(), '\0');
+  auto got = client->GetInto("ns", "k", {kFakeShape, DType::kFloat16, memory.data()});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(server.attempts(), 2);
+  EXPECT_TRUE(memory == expected);
+  EXPECT_EQ(got->wire_bytes, bytes.size());
+  EXPECT_TRUE(got->block.empty());
+}
+
+TEST(ClientGetIntoTest, RawNeverWritesPastOut) {
+  const uint64_t size = kFakeShape.NumElements() * 2;
+  // The header is right, but more bytes follow than it announced.
+  FakeGetServer server(
+      [&](int, const v1::GetRequest&, grpc::ServerWriter<v1::GetResponse>* writer) {
+        WriteHeader(writer, v1::ENCODING_RAW, size);
+        WriteChunks(writer, Pattern(size + 100, 3), 4096);
+        return grpc::Status::OK;
+      });
+  auto client = server.Connect();
+  ASSERT_NE(client, nullptr);
+  std::string memory(size + 4096, '#');  // out is the front; the rest must stay as it is
+  GetOptions raw;
+  raw.encoding = GetEncoding::kRaw;
+  auto got = client->GetInto("ns", "k", {kFakeShape, DType::kFloat16, memory.data()}, raw);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kInternal) << got.status();
+  EXPECT_THAT(std::string(got.status().message()), ::testing::HasSubstr("more than the"));
+  EXPECT_EQ(server.attempts(), 1);
+  EXPECT_TRUE(memory.substr(size) == std::string(4096, '#')) << "written past out";
+}
+
+TEST(ClientGetIntoTest, ArgumentsAreCheckedBeforeAnyRpc) {
+  // Nobody listens: an RPC would be UNAVAILABLE.
+  ClientOptions options;
+  options.target = absl::StrCat("127.0.0.1:", UnusedPort());
+  options.max_attempts = 1;
+  auto client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  std::string memory(kFakeShape.NumElements() * 2, '\0');
+  const MutableTensorView out{kFakeShape, DType::kFloat16, memory.data()};
+  MutableTensorView null = out;
+  null.data = nullptr;
+  GetOptions no_decompress;
+  no_decompress.decompress = false;
+  GetOptions contradicts;
+  contradicts.out_dtype = DType::kBFloat16;
+  MutableTensorView bad_shape = out;
+  bad_shape.shape.tokens = 0;
+  const GetOptions defaults;
+  struct Case {
+    const MutableTensorView* out;
+    const GetOptions* options;
+    const char* message;
+  };
+  for (const Case& c :
+       {Case{&null, &defaults, "out.data is null"},
+        Case{&out, &no_decompress, "decompress must be true"},
+        Case{&out, &contradicts, "out_dtype bfloat16 contradicts out.dtype float16"},
+        Case{&bad_shape, &defaults, "out.shape"}}) {
+    auto got = (*client)->GetInto("ns", "k", *c.out, *c.options);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << got.status();
+    EXPECT_THAT(std::string(got.status().message()), ::testing::HasSubstr(c.message));
+  }
 }
 
 TEST(ClientTest, RejectsBadOptions) {

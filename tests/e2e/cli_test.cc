@@ -134,6 +134,42 @@ TEST(CliTest, BenchReportsThroughputAndLatency) {
   EXPECT_LT(j["get"]["wire_gb_per_s"].get<double>(), j["get"]["raw_gb_per_s"].get<double>())
       << "compressed gets should move fewer bytes than raw";
   EXPECT_GT(j["ratio"].get<double>(), 2.0);
+  EXPECT_EQ(j["get_into_buffer"], true) << "decompressed gets go into a reused buffer";
+  EXPECT_TRUE(absl::StrContains(r.out, "into a reused buffer per client")) << r.out;
+
+  // RAW gets also go into the buffer; --no_decompress gets stay Get (the block only).
+  for (const auto& [flag, into] :
+       {std::pair<std::string, bool>{"--get_encoding=raw", true}, {"--no_decompress", false}}) {
+    r = RunCli({"bench",
+                "--target=" + server->target(),
+                "--layers",
+                "2",
+                "--kv_heads",
+                "2",
+                "--tokens",
+                "128",
+                "--head_dim",
+                "64",
+                "--preset",
+                "kivi4",
+                "--phases",
+                "get",
+                "--duration_seconds",
+                "0.5",
+                "-q",
+                flag,
+                "--json_out",
+                json_out},
+               absl::Seconds(60));
+    EXPECT_CLI_OK(r);
+    text = ReadFileBytes(json_out);
+    ASSERT_TRUE(text.ok()) << text.status();
+    j = nlohmann::json::parse(*text, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << *text;
+    EXPECT_EQ(j["get_into_buffer"], into) << flag;
+    EXPECT_GT(j["get"]["ops"].get<uint64_t>(), 0u) << flag;
+    EXPECT_EQ(j["get"]["errors"].get<uint64_t>(), 0u) << flag;
+  }
 }
 
 }  // namespace

@@ -17,7 +17,10 @@
 //
 // Put streams the tensor in chunks of at most 1 MiB. Get asks for COMPRESSED block bytes by
 // default (what saves network bandwidth) and decompresses them here with the CPU codec; RAW
-// makes the server decompress.
+// makes the server decompress. Get allocates a Tensor per call; GetInto writes into memory the
+// caller owns and reuses (an engine's KV cache) instead, which saves zero-filling and faulting in
+// fresh pages on every call — what `gearkv bench` does in its get phase (each client gets into
+// one buffer allocated once), except with --no_decompress.
 //
 // Thread-safety: a Client is safe to use from many threads at once; calls on one Client share
 // one HTTP/2 connection. For independent connections (benchmarks) create several Clients with
@@ -172,6 +175,18 @@ class Client {
   // The block under (ns, key); NOT_FOUND when absent or expired.
   [[nodiscard]] virtual absl::StatusOr<GetResult> Get(std::string_view ns, std::string_view key,
                                                       const GetOptions& options = {}) = 0;
+  // The block under (ns, key) written into `out`, memory the caller owns: kCompressed
+  // decompresses here into it, kRaw copies the server's bytes into it as they arrive; no tensor
+  // is allocated. out.shape must equal the stored shape with options.layers applied, and for kRaw
+  // out.dtype the stored dtype (kCompressed converts to out.dtype); otherwise INVALID_ARGUMENT
+  // naming both (checked when the answer's header arrives; the call is then cancelled).
+  // options.decompress must be true and options.out_dtype unset or equal to out.dtype; a null
+  // out.data is INVALID_ARGUMENT before any RPC. GetResult::tensor and ::block stay empty; the
+  // rest (shape, dtype, spec, cost, wire_bytes) is filled. On an error `out` may be partly
+  // written (also by an attempt that is retried).
+  [[nodiscard]] virtual absl::StatusOr<GetResult> GetInto(std::string_view ns, std::string_view key,
+                                                          const MutableTensorView& out,
+                                                          const GetOptions& options = {}) = 0;
   // Which of `keys` (in prefix order) exist, and the length of the contiguous prefix hit.
   [[nodiscard]] virtual absl::StatusOr<LookupResult> Lookup(std::string_view ns,
                                                             absl::Span<const std::string> keys,

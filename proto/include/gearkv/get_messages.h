@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "gearkv/v1/kv_cache.pb.h"
 
 namespace gearkv::wire {
@@ -37,6 +38,13 @@ enum class GetMessageKind { kHeader, kChunk };
 absl::StatusOr<GetMessageKind> DecodeGetMessage(const grpc::ByteBuffer& message,
                                                 v1::GetHeader* header, std::string* payload,
                                                 uint64_t max_chunk_bytes);
+
+// The same, with a chunk written at the front of `out` (memory the caller owns) and its length
+// stored in *chunk_bytes (0 for a header); a chunk longer than out.size() is OUT_OF_RANGE with
+// nothing written.
+absl::StatusOr<GetMessageKind> DecodeGetMessage(const grpc::ByteBuffer& message,
+                                                v1::GetHeader* header, absl::Span<char> out,
+                                                size_t* chunk_bytes);
 
 }  // namespace gearkv::wire
 
