@@ -32,10 +32,6 @@ constexpr char kGetMethod[] = "/gearkv.v1.KVCache/Get";
 // A compressed block is never larger than its raw tensor plus headers; this bounds what a Get
 // will allocate for a server's answer.
 constexpr uint64_t kBlockSlackBytes = uint64_t{16} << 20;
-// decompress_threads = 0: tensors smaller than this are decompressed on the calling thread.
-// Starting threads for one call costs more than it saves on them (about 0.25 ms of gear4 work
-// per MiB, one thread), and with many callers at once the cores are busy anyway.
-constexpr uint64_t kParallelDecompressBytes = uint64_t{8} << 20;
 // The block of a COMPRESSED get decompressed here goes into a buffer the calling thread reuses
 // (no allocation and no fresh pages per Get); one of up to this size is kept between calls.
 constexpr size_t kKeptBlockBufferBytes = size_t{4} << 20;
@@ -429,9 +425,6 @@ absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
   GEARKV_ASSIGN_OR_RETURN(MutableTensorView out, destination.DecompressTarget(result));
   DecompressOptions decompress_options;
   decompress_options.threads = options_.decompress_threads;
-  if (decompress_options.threads == 0 && out.SizeBytes() < kParallelDecompressBytes) {
-    decompress_options.threads = 1;
-  }
   if (absl::Status st = codec_->Decompress(payload.bytes(), out, decompress_options); !st.ok()) {
     return absl::Status(st.code(),
                         absl::StrCat("decompressing the block the server sent: ", st.message()));

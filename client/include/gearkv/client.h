@@ -59,8 +59,9 @@ struct ClientOptions {
   size_t chunk_bytes = size_t{1} << 20;  // Put chunk size, 1 .. 1 MiB
   std::string auth_token;                // when set, sent as "authorization: Bearer <token>"
   bool own_connection = false;           // a TCP connection not shared with other Clients
-  // Threads per client-side decompression; 0 = automatic: the calling thread alone for tensors
-  // under 8 MiB (starting threads would cost more than they save), every hardware thread above.
+  // Threads per client-side decompression; 0 = every hardware thread (the calling thread and
+  // the codec's pool of helpers, shared by all calls in the process: a 1 MiB gear4 Get on two
+  // cores is ~15% faster with two than with one).
   int decompress_threads = 0;
 };
 
