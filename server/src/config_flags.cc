@@ -118,8 +118,8 @@ ABSL_FLAG(int, worker_queue_depth, kDefaults.worker_queue_depth,
           "codec tasks that may wait for a worker; beyond, calls get RESOURCE_EXHAUSTED. "
           "Env GEARKV_WORKER_QUEUE_DEPTH.");
 ABSL_FLAG(int, codec_threads, kDefaults.codec_threads,
-          "threads one compression uses; 0 = hardware threads / worker threads. "
-          "Env GEARKV_CODEC_THREADS.");
+          "threads one compression or decompression may use; 0 = every hardware thread "
+          "(helpers come from one pool shared by all calls). Env GEARKV_CODEC_THREADS.");
 ABSL_FLAG(int, io_threads, kDefaults.io_threads,
           "store access threads (Get, Lookup, Delete). Env GEARKV_IO_THREADS.");
 ABSL_FLAG(int, io_queue_depth, kDefaults.io_queue_depth,

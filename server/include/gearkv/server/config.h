@@ -43,7 +43,8 @@ struct ServerConfig {
   int worker_threads = 0;
   // Codec tasks that may wait for a worker; beyond, RESOURCE_EXHAUSTED.
   int worker_queue_depth = 64;
-  // Threads one compression/decompression uses; 0 = hardware threads / worker threads (>= 1).
+  // Threads one compression/decompression may use; 0 = every hardware thread (the helpers come
+  // from the codec's one pool, shared by all calls).
   int codec_threads = 0;
   // Store threads (Get/Lookup/Delete store access, which may touch disk) and their queue.
   int io_threads = 4;
