@@ -50,8 +50,9 @@ if has_stage asan; then
 fi
 if has_stage tsan; then
   # The tsan-labelled tests: the codec's thread pool, the store's concurrency tests and the
-  # service's concurrent pieces (worker pools, byte budget). The gRPC service itself is tested concurrently without TSan:
-  # Debian's gRPC and abseil are not built with TSan, which then reports races inside gRPC.
+  # service's concurrent pieces (worker pools, byte budget). The gRPC service itself is tested
+  # concurrently without TSan: Debian's gRPC and abseil are not built with TSan, which then
+  # reports races inside gRPC.
   step "TSan: codec thread pool, store and service concurrency tests"
   cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGEARKV_CUDA=OFF \
     -DGEARKV_SANITIZE=thread >/dev/null

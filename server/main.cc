@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
               strsignal(signal), absl::FormatDuration(config->drain_deadline).c_str());
   std::fflush(stdout);
   // An operator who does not want to wait for the drain signals again: exit without finishing
-  // the in-flight calls (what was acknowledged is already in the tiers; see the README).
+  // the in-flight calls, which fail on the client's side; every Put already acknowledged is in
+  // its tiers (the disk tier's RocksDB recovers from its log on the next start).
   std::thread([] {
     const int again = gearkv::server::WaitForTerminationSignal();
     std::printf("gearkv-server: second %s, exiting without finishing the drain\n",
