@@ -67,16 +67,16 @@ absl::Status GetReactor::ValidateRequest() const {
 }
 
 void GetReactor::Load() {
-  if (context_->IsCancelled()) {
-    FinishWith(absl::CancelledError("Get cancelled before the block was read"));
+  if (absl::Status wanted = CheckCallWanted(*context_, "Get: block not read"); !wanted.ok()) {
+    FinishWith(wanted);
     return;
   }
   if (absl::Status status = LoadPayload(); !status.ok()) {
     FinishWith(status);
     return;
   }
-  if (context_->IsCancelled()) {
-    FinishWith(absl::CancelledError("Get cancelled"));
+  if (absl::Status wanted = CheckCallWanted(*context_, "Get: block read, not sent"); !wanted.ok()) {
+    FinishWith(wanted);
     return;
   }
   WriteNext();

@@ -47,8 +47,10 @@ grpc::ServerUnaryReactor* RunUnary(ServiceCore& core, grpc::CallbackServerContex
   }
   absl::Status submitted = core.Submit(
       *core.io_pool, [&core, context, reactor, method, start, work = std::move(work)]() mutable {
-        if (context->IsCancelled()) {
-          FinishUnary(core, reactor, method, start, absl::CancelledError("call cancelled"));
+        if (absl::Status wanted =
+                CheckCallWanted(*context, absl::StrCat(ToAbsl(method), " not served"));
+            !wanted.ok()) {
+          FinishUnary(core, reactor, method, start, wanted);
           return;
         }
         FinishUnary(core, reactor, method, start, work());

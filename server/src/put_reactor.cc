@@ -129,8 +129,9 @@ void PutReactor::OnEndOfStream() {
 }
 
 void PutReactor::CompressAndStore() {
-  if (context_->IsCancelled()) {
-    FinishWith(absl::CancelledError("Put cancelled before compression; nothing stored"));
+  if (absl::Status wanted = CheckCallWanted(*context_, "Put not compressed, nothing stored");
+      !wanted.ok()) {
+    FinishWith(wanted);
     return;
   }
   CompressOptions options;
@@ -159,8 +160,9 @@ void PutReactor::CompressAndStore() {
                                          block.status().message())));
     return;
   }
-  if (context_->IsCancelled()) {
-    FinishWith(absl::CancelledError("Put cancelled during compression; nothing stored"));
+  if (absl::Status wanted = CheckCallWanted(*context_, "Put compressed but not stored");
+      !wanted.ok()) {
+    FinishWith(wanted);
     return;
   }
   block_bytes_ = block->bytes.size();

@@ -1,8 +1,10 @@
 #include "service_core.h"
 
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl_compat.h"
 #include "status_util.h"
 
 namespace gearkv::server {
@@ -36,6 +38,15 @@ absl::Status ServiceCore::CheckCall(const grpc::CallbackServerContext& context) 
       !ConstantTimeEquals(value.substr(kBearer.size()), auth_token)) {
     return absl::UnauthenticatedError("wrong token in the authorization metadata");
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCallWanted(const grpc::CallbackServerContext& context, std::string_view what) {
+  if (std::chrono::system_clock::now() >= context.deadline()) {
+    return absl::DeadlineExceededError(absl::StrCat(ToAbsl(what), ": the call's deadline passed"));
+  }
+  if (context.IsCancelled())
+    return absl::CancelledError(absl::StrCat(ToAbsl(what), ": call cancelled"));
   return absl::OkStatus();
 }
 

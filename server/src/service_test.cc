@@ -495,8 +495,9 @@ TEST_F(ServiceTest, DeadlineExceededDuringCompressionStoresNothing) {
   client.join();  // the deadline passes while the codec is held
   gate.Notify();
   EXPECT_EQ(put.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  // The compression finishes after the deadline; the reactor sees the cancellation and stores
-  // nothing. Wait for the worker to be done before checking.
+  // The compression finishes after the deadline; the reactor sees the deadline has passed (by
+  // the clock, whether or not gRPC's deadline timer has run yet) and stores nothing. Wait for
+  // the worker to be done before checking.
   for (int i = 0; i < 100 && server_->codec_queue_length() > 0; ++i)
     absl::SleepFor(absl::Milliseconds(10));
   absl::SleepFor(absl::Milliseconds(200));
