@@ -1,6 +1,8 @@
 // Codec throughput on the CPU, in GB/s of fp16 input (bytes_per_second), next to memcpy of the
 // same bytes in the same run. A block is one service chunk: 4 layers x 8 KV heads x 256 tokens
-// x 128 head_dim, K and V, fp16 (4 MiB). Arguments: threads per call (1 and 2).
+// x 128 head_dim, K and V, fp16 (4 MiB). Arguments: threads per call (1 and 2), and whether the
+// AVX-512 kernels may be used (1, the default where the CPU has them) or the x86-64-v3 ones are
+// forced (0), to show both in one run.
 //
 //   bench/codec/run.sh      # builds, runs with repetitions, writes bench/results/codec.{json,md}
 #include <benchmark/benchmark.h>
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/cpu_features.h"
 #include "gearkv/codec.h"
 
 namespace gearkv {
@@ -46,7 +49,18 @@ void BM_Memcpy(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * in.size());
 }
 
+// Applies the benchmark's second argument for its lifetime.
+class KernelChoice {
+ public:
+  explicit KernelChoice(benchmark::State& state) {
+    internal::SetAvx512ForTesting(state.range(1) != 0);
+    state.counters["avx512"] = internal::UseAvx512() ? 1 : 0;
+  }
+  ~KernelChoice() { internal::SetAvx512ForTesting(true); }
+};
+
 void BM_Compress(benchmark::State& state, const char* preset) {
+  const KernelChoice kernels(state);
   auto codec = *MakeCodec(Backend::kCpu);
   const CodecSpec spec = *PresetSpec(preset);
   const CompressOptions options{.threads = static_cast<int>(state.range(0))};
@@ -62,6 +76,7 @@ void BM_Compress(benchmark::State& state, const char* preset) {
 }
 
 void BM_Decompress(benchmark::State& state, const char* preset) {
+  const KernelChoice kernels(state);
   auto codec = *MakeCodec(Backend::kCpu);
   const std::string block = codec->Compress(Input(), *PresetSpec(preset))->bytes;
   std::string out(Input().SizeBytes(), '\0');
@@ -76,9 +91,17 @@ void BM_Decompress(benchmark::State& state, const char* preset) {
 }
 
 BENCHMARK(BM_Memcpy)->UseRealTime();
-#define GEARKV_CODEC_BENCH(preset)                                                \
-  BENCHMARK_CAPTURE(BM_Compress, preset, #preset)->Arg(1)->Arg(2)->UseRealTime(); \
-  BENCHMARK_CAPTURE(BM_Decompress, preset, #preset)->Arg(1)->Arg(2)->UseRealTime()
+#define GEARKV_CODEC_BENCH(preset)                  \
+  BENCHMARK_CAPTURE(BM_Compress, preset, #preset)   \
+      ->Args({1, 1})                                \
+      ->Args({2, 1})                                \
+      ->Args({1, 0})                                \
+      ->UseRealTime();                              \
+  BENCHMARK_CAPTURE(BM_Decompress, preset, #preset) \
+      ->Args({1, 1})                                \
+      ->Args({2, 1})                                \
+      ->Args({1, 0})                                \
+      ->UseRealTime()
 GEARKV_CODEC_BENCH(none);
 GEARKV_CODEC_BENCH(kivi4);
 GEARKV_CODEC_BENCH(kivi2);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "cpu/cpu_features.h"
 #include "gearkv/codec.h"
 #include "gearkv/tensor_file.h"
 #include "gtest/gtest.h"
@@ -161,6 +162,53 @@ TEST(CpuCodec, SameInputSameBytesAtAnyThreadCount) {
     ASSERT_TRUE(a.ok() && b.ok() && c.ok());
     EXPECT_EQ(a->bytes, b->bytes) << name;
     EXPECT_EQ(a->bytes, c->bytes) << name;
+  }
+}
+
+// The AVX-512 kernels (cpu_features.h) must give the bits of the x86-64-v3 ones: the same
+// blocks from Compress and the same tensors from Decompress, for every bit width, rank, group
+// size, output dtype and head width (including widths the sixteen-lane code leaves to the
+// eight-lane code).
+TEST(CpuCodec, Avx512AndX86V3KernelsGiveTheSameBits) {
+  if (!internal::UseAvx512()) {
+    GTEST_SKIP() << "this CPU (or this build) has no AVX-512 kernels: nothing to compare";
+  }
+  struct Case {
+    const char* preset;
+    uint8_t bits;
+    uint16_t rank, group_size;
+    TensorShape shape;
+  };
+  const Case cases[] = {
+      {"gear4", 4, 4, 64, {2, 2, 130, 64}}, {"gear2", 2, 4, 64, {1, 2, 65, 128}},
+      {"kivi4", 4, 0, 64, {1, 1, 37, 256}}, {"kivi2", 2, 0, 64, {2, 1, 64, 128}},
+      {"gear4", 3, 4, 64, {1, 2, 33, 128}}, {"gear4", 8, 4, 64, {1, 1, 40, 64}},
+      {"gear4", 4, 3, 64, {1, 1, 50, 96}},  {"gear2", 2, 6, 64, {1, 1, 70, 160}},
+      {"gear4", 4, 4, 8, {1, 2, 40, 32}},   {"gear4", 4, 4, 24, {1, 1, 41, 48}},
+      {"gearl4", 4, 4, 64, {1, 1, 20, 40}}, {"gear4", 4, 4, 64, {1, 1, 1, 16}},
+  };
+  uint64_t seed = 900;
+  for (const Case& c : cases) {
+    CodecSpec spec = *PresetSpec(c.preset);
+    spec.bits = c.bits;
+    spec.rank = c.rank;
+    spec.group_size = c.group_size;
+    const OwnedTensor in = RandomKv(c.shape, DType::kFloat32, seed++);
+    internal::SetAvx512ForTesting(false);
+    auto v3 = Cpu()->Compress(in.view(), spec);
+    internal::SetAvx512ForTesting(true);
+    auto v4 = Cpu()->Compress(in.view(), spec);
+    ASSERT_TRUE(v3.ok() && v4.ok());
+    EXPECT_TRUE(v3->bytes == v4->bytes) << c.preset << " seed " << seed - 1;  // (no byte dump)
+    for (DType dtype : kDTypes) {
+      OwnedTensor out_v3 = ZeroTensor(in.shape, dtype), out_v4 = ZeroTensor(in.shape, dtype);
+      internal::SetAvx512ForTesting(false);
+      ASSERT_TRUE(Cpu()->Decompress(v4->bytes, out_v3.mutable_view()).ok());
+      internal::SetAvx512ForTesting(true);
+      ASSERT_TRUE(Cpu()->Decompress(v4->bytes, out_v4.mutable_view()).ok());
+      EXPECT_TRUE(out_v3.bytes == out_v4.bytes)
+          << c.preset << " seed " << seed - 1 << " dtype " << DTypeName(dtype);
+    }
   }
 }
 

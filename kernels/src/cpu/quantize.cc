@@ -1,9 +1,11 @@
 #include "cpu/quantize.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "cpu/cpu_features.h"
 #include "cpu/dtype_convert.h"
 #include "cpu/simd.h"
 #include "half.h"
@@ -237,9 +239,21 @@ void QuantizeHead(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* scale
 
 namespace {
 
+// Eight-lane vectors (x86-64-v3) for decode_head.inc.
+namespace lanes8 {
+
+using Vec = Float8;
+constexpr uint32_t kLanes = 8;
+inline Vec LoadV(const float* p) { return Load8(p); }
+inline Vec BroadcastV(float f) { return Broadcast8(f); }
+template <int kBits>
+inline Vec UnpackCodesV(const uint8_t* p) {
+  return UnpackCodes8<kBits>(p);
+}
+
 // Rounds eight floats to `dtype` and stores them at p.
 template <DType kOut>
-inline void StoreAs8(Float8 v, void* p) {
+inline void StoreAsV(Vec v, void* p) {
   if constexpr (kOut == DType::kFloat32) {
     Store8(static_cast<float*>(p), v);
   } else if constexpr (kOut == DType::kFloat16) {
@@ -254,119 +268,73 @@ inline void StoreAs8(Float8 v, void* p) {
   }
 }
 
-// kRank: the low-rank rank when known at compile time (0 or 4, the presets'), -1 otherwise.
-template <int kBits, int kRank, DType kOut>
-void DecodeHeadAs(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
-                  const uint16_t* zeros, const StoredFactors& f, void* out) {
-  const uint32_t T = l.tokens, D = l.head_dim, G = l.group_size, rank = l.rank;
-  constexpr size_t kOutBytes = kOut == DType::kFloat32 ? 4 : 2;
-  thread_local std::vector<float> buf;
-  buf.resize(size_t{2} * D + size_t{rank} * D + size_t{2} * rank);
-  float *scale = buf.data(), *zero = scale + D, *vt = zero + D;
-  float *u_scale = vt + size_t{rank} * D, *u_row = u_scale + rank;
-  // The factors in fp32: vt for the whole head, u a row at a time.
-  const bool int8_factors = l.factors == FactorPrecision::kInt8;
-  const auto* u_h = static_cast<const uint16_t*>(f.u);
-  const auto* u_q = static_cast<const int8_t*>(f.u);
-  LoadAsFloat(f.vt, DType::kFloat16, size_t{rank} * D, vt);
-  if (int8_factors) {
-    for (uint32_t j = 0; j < rank; ++j) u_scale[j] = HalfToFloat(f.u_scales[j]);
-  }
-  // Values whose groups are whole Float8s use one scale and zero per group.
-  const bool per_group = l.kind == Kind::kValues && G % 8 == 0;
-  const uint32_t groups_per_row = l.kind == Kind::kValues ? CeilDiv(D, G) : 0;
-  char* dst = static_cast<char*>(out);
-  for (uint32_t t = 0; t < T; ++t) {
-    if (l.kind == Kind::kKeys) {
-      if (t % G == 0) {  // unchanged inside a token group
-        LoadAsFloat(scales + size_t{t / G} * D, DType::kFloat16, D, scale);
-        LoadAsFloat(zeros + size_t{t / G} * D, DType::kFloat16, D, zero);
-      }
-    } else {
-      for (uint32_t c = 0; c < groups_per_row; ++c) {
-        const float sc = HalfToFloat(scales[size_t{t} * groups_per_row + c]);
-        const float z = HalfToFloat(zeros[size_t{t} * groups_per_row + c]);
-        if (per_group) {
-          scale[c] = sc, zero[c] = z;
-        } else {
-          std::fill(scale + c * G, scale + std::min(D, (c + 1) * G), sc);
-          std::fill(zero + c * G, zero + std::min(D, (c + 1) * G), z);
-        }
-      }
-    }
-    if (int8_factors) {
-      for (uint32_t j = 0; j < rank; ++j) {
-        u_row[j] = DequantizeFactor(u_q[size_t{t} * rank + j], u_scale[j]);
-      }
-    } else {
-      for (uint32_t j = 0; j < rank; ++j) u_row[j] = HalfToFloat(u_h[size_t{t} * rank + j]);
-    }
-    Float8 u[kRank > 0 ? kRank : 1];
-    for (int j = 0; j < kRank; ++j) u[j] = Broadcast8(u_row[j]);
-    const uint8_t* row_codes = codes + t * l.row_code_bytes;
-    char* row_out = dst + size_t{t} * D * kOutBytes;
-    auto decode8 = [&](uint32_t d, Float8 s, Float8 z) {
-      Float8 v = UnpackCodes8<kBits>(row_codes + d / 8 * kBits) * s + z;
-      if constexpr (kRank > 0) {
-        for (int j = 0; j < kRank; ++j) v += u[j] * Load8(vt + static_cast<size_t>(j) * D + d);
-      } else if constexpr (kRank < 0) {
-        for (uint32_t j = 0; j < rank; ++j) {
-          v += Broadcast8(u_row[j]) * Load8(vt + size_t{j} * D + d);
-        }
-      }
-      StoreAs8<kOut>(v, row_out + d * kOutBytes);
-    };
-    if (per_group) {
-      for (uint32_t c = 0, d0 = 0; d0 < D; ++c, d0 += G) {
-        const Float8 s = Broadcast8(scale[c]), z = Broadcast8(zero[c]);
-        for (uint32_t d = d0; d < std::min(D, d0 + G); d += 8) decode8(d, s, z);
-      }
-    } else {
-      for (uint32_t d = 0; d < D; d += 8) decode8(d, Load8(scale + d), Load8(zero + d));
-    }
-  }
-}
+#include "cpu/decode_head.inc"
 
-template <int kBits, int kRank>
-void DecodeHeadRank(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
-                    const uint16_t* zeros, const StoredFactors& f, DType out_dtype, void* out) {
-  switch (out_dtype) {
-    case DType::kFloat16:
-      return DecodeHeadAs<kBits, kRank, DType::kFloat16>(l, codes, scales, zeros, f, out);
-    case DType::kBFloat16:
-      return DecodeHeadAs<kBits, kRank, DType::kBFloat16>(l, codes, scales, zeros, f, out);
-    case DType::kFloat32:
-      return DecodeHeadAs<kBits, kRank, DType::kFloat32>(l, codes, scales, zeros, f, out);
-  }
-}
+}  // namespace lanes8
 
+#ifdef GEARKV_HAVE_AVX512
+// Sixteen-lane vectors for decode_head.inc, compiled for AVX-512 (F, BW, DQ, VL: x86-64-v4)
+// and used only where the CPU has it. Everything in here is in an anonymous namespace, so
+// nothing compiled for AVX-512 can stand in for a function the x86-64-v3 code calls.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
+namespace lanes16 {
+
+typedef float Vec __attribute__((vector_size(64)));
+typedef float UnalignedVec __attribute__((vector_size(64), aligned(4)));
+typedef int32_t Int16x32 __attribute__((vector_size(64)));
+constexpr uint32_t kLanes = 16;
+inline Vec LoadV(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
+inline Vec BroadcastV(float f) { return Vec{} + f; }
+
+// As UnpackCodes8, for sixteen codes (2 * kBits bytes): codes 8-15 start at byte kBits.
 template <int kBits>
-void DecodeHeadBits(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
-                    const uint16_t* zeros, const StoredFactors& f, DType out_dtype, void* out) {
-  switch (l.rank) {
-    case 0:
-      return DecodeHeadRank<kBits, 0>(l, codes, scales, zeros, f, out_dtype, out);
-    case 4:
-      return DecodeHeadRank<kBits, 4>(l, codes, scales, zeros, f, out_dtype, out);
-    default:
-      return DecodeHeadRank<kBits, -1>(l, codes, scales, zeros, f, out_dtype, out);
+inline Vec UnpackCodesV(const uint8_t* p) {
+  if constexpr (kBits == 8) {
+    return (Vec)_mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  } else {
+    uint32_t lo = 0, hi = 0;
+    std::memcpy(&lo, p, kBits);
+    std::memcpy(&hi, p + kBits, kBits);
+    // Two broadcasts into a register (built lane by lane it goes through the stack).
+    const auto words = (Int16x32)_mm512_mask_set1_epi32(_mm512_set1_epi32(static_cast<int32_t>(lo)),
+                                                        0xFF00, static_cast<int32_t>(hi));
+    const Int16x32 shifts = {0,         kBits,     2 * kBits, 3 * kBits, 4 * kBits, 5 * kBits,
+                             6 * kBits, 7 * kBits, 0,         kBits,     2 * kBits, 3 * kBits,
+                             4 * kBits, 5 * kBits, 6 * kBits, 7 * kBits};
+    return __builtin_convertvector((words >> shifts) & ((1 << kBits) - 1), Vec);
   }
 }
+
+template <DType kOut>
+inline void StoreAsV(Vec v, void* p) {
+  if constexpr (kOut == DType::kFloat32) {
+    *reinterpret_cast<UnalignedVec*>(p) = v;
+  } else if constexpr (kOut == DType::kFloat16) {
+    _mm256_storeu_si256(static_cast<__m256i*>(p),
+                        _mm512_cvtps_ph((__m512)v, _MM_FROUND_TO_NEAREST_INT));
+  } else {
+    for (int i = 0; i < 16; ++i) static_cast<uint16_t*>(p)[i] = FloatToBFloat16(v[i]);
+  }
+}
+
+#include "cpu/decode_head.inc"
+
+}  // namespace lanes16
+#pragma GCC pop_options
+#endif  // GEARKV_HAVE_AVX512
 
 }  // namespace
 
 void DecodeHead(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
                 const uint16_t* zeros, const StoredFactors& f, DType out_dtype, void* out) {
-  switch (l.bits) {
-    case 2:
-      return DecodeHeadBits<2>(l, codes, scales, zeros, f, out_dtype, out);
-    case 3:
-      return DecodeHeadBits<3>(l, codes, scales, zeros, f, out_dtype, out);
-    case 4:
-      return DecodeHeadBits<4>(l, codes, scales, zeros, f, out_dtype, out);
-    default:
-      return DecodeHeadBits<8>(l, codes, scales, zeros, f, out_dtype, out);
+#ifdef GEARKV_HAVE_AVX512
+  if (l.head_dim % lanes16::kLanes == 0 && UseAvx512()) {
+    return lanes16::DecodeHeadLanes(l, codes, scales, zeros, f, out_dtype, out);
   }
+#endif
+  lanes8::DecodeHeadLanes(l, codes, scales, zeros, f, out_dtype, out);
 }
 
 }  // namespace gearkv::internal
