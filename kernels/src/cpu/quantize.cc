@@ -291,8 +291,9 @@ inline Vec BroadcastV(float f) { return Vec{} + f; }
 template <int kBits>
 inline Vec UnpackCodesV(const uint8_t* p) {
   if constexpr (kBits == 8) {
-    return (Vec)_mm512_cvtepi32_ps(
-        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    typedef uint8_t Bytes16 __attribute__((vector_size(16), aligned(1)));
+    return __builtin_convertvector(
+        __builtin_convertvector(*reinterpret_cast<const Bytes16*>(p), Int16x32), Vec);
   } else {
     uint32_t lo = 0, hi = 0;
     std::memcpy(&lo, p, kBits);
@@ -312,8 +313,9 @@ inline void StoreAsV(Vec v, void* p) {
   if constexpr (kOut == DType::kFloat32) {
     *reinterpret_cast<UnalignedVec*>(p) = v;
   } else if constexpr (kOut == DType::kFloat16) {
+    // (The masked form: the plain one trips GCC 12's -Wmaybe-uninitialized in its header.)
     _mm256_storeu_si256(static_cast<__m256i*>(p),
-                        _mm512_cvtps_ph((__m512)v, _MM_FROUND_TO_NEAREST_INT));
+                        _mm512_maskz_cvtps_ph(0xFFFF, (__m512)v, _MM_FROUND_TO_NEAREST_INT));
   } else {
     for (int i = 0; i < 16; ++i) static_cast<uint16_t*>(p)[i] = FloatToBFloat16(v[i]);
   }
