@@ -1,9 +1,11 @@
 // Which vector instruction sets the CPU backend may use beyond its x86-64-v3 baseline.
 //
 // The library is compiled for x86-64-v3 (AVX2, FMA, F16C). Where GCC builds it for x86-64, the
-// hottest kernels also have an AVX-512 (F, BW, DQ, VL) variant that is picked at run time on a
-// CPU that has those; both variants give the same bits, so a block and its decoding never
-// depend on the machine.
+// decoding kernel (DecodeHead, most of decompression) also has an AVX-512 (F, BW, DQ, VL)
+// variant that is picked at run time on a CPU that has those; both give the same bits, so a
+// tensor's decoding never depends on the machine. (An AVX-512 R^T * Q for compression was
+// tried: its FMAs ran faster, but compression as a whole lost 5%, the rest of it slowed down
+// around the wide instructions.)
 #ifndef GEARKV_KERNELS_CPU_CPU_FEATURES_H_
 #define GEARKV_KERNELS_CPU_CPU_FEATURES_H_
 

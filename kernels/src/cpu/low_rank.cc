@@ -4,7 +4,6 @@
 #include <cmath>
 #include <vector>
 
-#include "cpu/cpu_features.h"
 #include "cpu/dtype_convert.h"
 #include "cpu/simd.h"
 #include "gear_math.h"
@@ -105,12 +104,11 @@ void MultiplyRPBlock(const float* r, uint32_t T, uint32_t D, const float* pt, ui
   }
 }
 
-// pt[j, d] = sum_t qt[j * ldq + t] * r[t, d] for j in the block and every channel d >= d_begin,
-// 16 channels at a time.
+// pt[j, :] = sum_t qt[j * ldq + t] * r[t, :] for j in the block, 16 channels at a time.
 template <int kR>
 void MultiplyRtQBlock(const float* r, uint32_t T, uint32_t D, const float* qt, uint32_t ldq,
-                      uint32_t j0, float* pt, uint32_t d_begin = 0) {
-  for (uint32_t d0 = d_begin; d0 < D; d0 += 16) {
+                      uint32_t j0, float* pt) {
+  for (uint32_t d0 = 0; d0 < D; d0 += 16) {
     if (d0 + 16 <= D) {
       Float8 lo[kR] = {}, hi[kR] = {};
       for (uint32_t t = 0; t < T; ++t) {
@@ -136,49 +134,6 @@ void MultiplyRtQBlock(const float* r, uint32_t T, uint32_t D, const float* qt, u
     }
   }
 }
-
-#ifdef GEARKV_HAVE_AVX512
-// R^T * Q with sixteen-lane vectors, on CPUs with AVX-512 (cpu_features.h): each lane does what
-// a lane of the eight-lane code does, in the same order, so both give the same bits. (R * P gained
-// nothing measurable from AVX-512 here: its lane sums and loads, not its FMAs, bound it.)
-// Everything in here is in an anonymous namespace, so nothing compiled for AVX-512 can stand in for
-// a function the x86-64-v3 code calls.
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
-namespace lanes16 {
-
-typedef float Float16 __attribute__((vector_size(64)));
-typedef float UnalignedFloat16 __attribute__((vector_size(64), aligned(4)));
-inline Float16 Load16(const float* p) { return *reinterpret_cast<const UnalignedFloat16*>(p); }
-inline void Store16(float* p, Float16 v) { *reinterpret_cast<UnalignedFloat16*>(p) = v; }
-
-// MultiplyRtQBlock 32 channels at a time.
-template <int kR>
-void MultiplyRtQBlock(const float* r, uint32_t T, uint32_t D, const float* qt, uint32_t ldq,
-                      uint32_t j0, float* pt) {
-  uint32_t d0 = 0;
-  for (; d0 + 32 <= D; d0 += 32) {
-    Float16 lo[kR] = {}, hi[kR] = {};
-    for (uint32_t t = 0; t < T; ++t) {
-      const float* row = r + size_t{t} * D + d0;
-      const Float16 a = Load16(row), b = Load16(row + 16);
-      for (int j = 0; j < kR; ++j) {
-        const Float16 f = Float16{} + qt[size_t{j0 + j} * ldq + t];
-        lo[j] += f * a;
-        hi[j] += f * b;
-      }
-    }
-    for (int j = 0; j < kR; ++j) {
-      Store16(pt + size_t{j0 + j} * D + d0, lo[j]);
-      Store16(pt + size_t{j0 + j} * D + d0 + 16, hi[j]);
-    }
-  }
-  internal::MultiplyRtQBlock<kR>(r, T, D, qt, ldq, j0, pt, d0);  // the last channels
-}
-
-}  // namespace lanes16
-#pragma GCC pop_options
-#endif  // GEARKV_HAVE_AVX512
 
 // Runs Kernel<kR> over the rank in blocks of at most 4 columns.
 template <template <int> class Kernel, typename... Args>
@@ -212,9 +167,6 @@ template <int kR>
 struct MultiplyRtQ {
   static void Run(const float* r, uint32_t T, uint32_t D, const float* qt, uint32_t ldq, float* pt,
                   uint32_t j0) {
-#ifdef GEARKV_HAVE_AVX512
-    if (UseAvx512()) return lanes16::MultiplyRtQBlock<kR>(r, T, D, qt, ldq, j0, pt);
-#endif
     MultiplyRtQBlock<kR>(r, T, D, qt, ldq, j0, pt);
   }
 };
