@@ -721,8 +721,14 @@ TEST_F(ServiceTest, DrainFinishesInFlightCallsAndRefusesNewOnes) {
   entered.WaitForNotification();
 
   std::thread drain([&] { server_->Drain(absl::Seconds(10)); });
-  absl::SleepFor(absl::Milliseconds(200));
+  // New calls are refused once the drain has begun (until then this Get is NOT_FOUND); the Put
+  // is still held in the codec.
   GetResult refused = Get("in-flight", v1::ENCODING_RAW);
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(10);
+       refused.status.error_code() == grpc::StatusCode::NOT_FOUND && absl::Now() < give_up;) {
+    absl::SleepFor(absl::Milliseconds(20));
+    refused = Get("in-flight", v1::ENCODING_RAW);
+  }
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << refused.status.error_message();
 
