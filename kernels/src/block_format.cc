@@ -130,7 +130,7 @@ void WriteChecksum(const BlockGeometry& g, char* block) {
   Put<uint64_t>(block + g.checksum_offset, Checksum(block, g.checksum_offset));
 }
 
-absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes) {
+absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes, bool verify_checksum) {
   const char* b = bytes.data();
   if (bytes.size() < kHeaderBytes + kChecksumBytes) {
     return absl::InvalidArgumentError(
@@ -152,7 +152,7 @@ absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes) {
                                                    declared > bytes.size() ? " (truncated)" : ""));
   }
   const uint64_t stored_sum = Get<uint64_t>(b + bytes.size() - kChecksumBytes);
-  if (stored_sum != Checksum(b, bytes.size() - kChecksumBytes)) {
+  if (verify_checksum && stored_sum != Checksum(b, bytes.size() - kChecksumBytes)) {
     return absl::DataLossError("block checksum mismatch: the block is corrupted");
   }
   // The checksum matched; still trust nothing (a forged block can carry a valid checksum).
@@ -222,8 +222,9 @@ absl::StatusOr<ParsedBlock> ParseBlockForOutput(std::string_view bytes,
 
 namespace gearkv {
 
-absl::StatusOr<BlockInfo> InspectBlock(std::string_view block) {
-  GEARKV_ASSIGN_OR_RETURN(internal::ParsedBlock parsed, internal::ParseBlock(block));
+absl::StatusOr<BlockInfo> InspectBlock(std::string_view block, const InspectOptions& options) {
+  GEARKV_ASSIGN_OR_RETURN(internal::ParsedBlock parsed,
+                          internal::ParseBlock(block, options.verify_checksum));
   return parsed.geometry.info;
 }
 

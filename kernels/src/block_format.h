@@ -68,7 +68,8 @@ struct ParsedBlock {
   }
 };
 
-absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes);
+// verify_checksum false: every check but the checksum's (InspectOptions::verify_checksum).
+absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes, bool verify_checksum = true);
 
 // ParseBlock, then checks that `out` can receive the block: same shape, a valid dtype, a data
 // pointer (INVALID_ARGUMENT naming the problem). What every backend's Decompress starts with.

@@ -93,18 +93,23 @@ absl::Status GetReactor::LoadPayload() {
                         absl::StrCat("reading ", who, ": ", stored.status().message()));
   }
   const store::BlockBytes whole = *std::move(stored);
-  absl::StatusOr<BlockInfo> info = InspectBlock(*whole);
-  if (!info.ok()) {
-    // The stored bytes are corrupt: drop them so that the next Put starts clean.
+  // A stored block that fails verification is dropped, so that the next Put starts clean.
+  auto drop_if_corrupt = [&](const absl::Status& status, std::string_view step) {
+    if (!absl::IsDataLoss(status)) return status;
     (void)core_.store->Delete(key_);
     return absl::DataLossError(
-        absl::StrCat("the block under ", who,
-                     " failed verification and has been dropped: ", info.status().message()));
-  }
+        absl::StrCat(ToAbsl(step), " the block under ", who,
+                     ": it failed verification and has been dropped: ", status.message()));
+  };
+  // The block's checksum is verified once on every path: here for a whole COMPRESSED block, by
+  // SliceBlockLayers for a layer range, by Decompress for RAW.
+  absl::StatusOr<BlockInfo> info = InspectBlock(*whole, {.verify_checksum = false});
+  if (!info.ok()) return drop_if_corrupt(absl::DataLossError(info.status().message()), "reading");
 
   TensorShape shape = info->shape;
   std::string_view block = *whole;
   std::shared_ptr<const std::string> block_owner = whole;
+  bool sliced = false;
   if (request_.has_layers()) {
     const uint32_t begin = request_.layers().begin();
     const uint32_t end = request_.layers().end();
@@ -113,10 +118,17 @@ absl::Status GetReactor::LoadPayload() {
           "layer range [", begin, ", ", end, ") is outside the block's ", shape.layers, " layers"));
     }
     if (begin != 0 || end != shape.layers) {
-      GEARKV_ASSIGN_OR_RETURN(std::string sliced, SliceBlockLayers(block, begin, end));
-      block_owner = std::make_shared<const std::string>(std::move(sliced));
+      absl::StatusOr<std::string> slice = SliceBlockLayers(block, begin, end);
+      if (!slice.ok()) return drop_if_corrupt(slice.status(), "slicing");
+      block_owner = std::make_shared<const std::string>(*std::move(slice));
       block = *block_owner;
       shape.layers = end - begin;
+      sliced = true;
+    }
+  }
+  if (request_.encoding() == v1::ENCODING_COMPRESSED && !sliced) {
+    if (absl::Status verified = InspectBlock(block).status(); !verified.ok()) {
+      return drop_if_corrupt(verified, "reading");
     }
   }
   raw_equivalent_bytes_ = shape.NumElements() * DTypeSize(info->dtype);
@@ -127,7 +139,7 @@ absl::Status GetReactor::LoadPayload() {
   } else {
     GEARKV_RETURN_IF_ERROR(core_.AcquireTensorBytes(raw_equivalent_bytes_));
     budget_held_ = raw_equivalent_bytes_;
-    std::shared_ptr<char[]> raw(new char[raw_equivalent_bytes_]);
+    std::shared_ptr<char[]> raw = core_.tensor_buffers->Take(raw_equivalent_bytes_);
     const MutableTensorView out{shape, info->dtype, raw.get()};
     DecompressOptions options;
     options.threads = core_.codec_threads;
@@ -142,7 +154,7 @@ absl::Status GetReactor::LoadPayload() {
     codec_record.block_bytes = block.size();
     core_.observer->OnCodecDone(codec_record);
     if (!decompressed.ok()) {
-      if (absl::IsDataLoss(decompressed)) (void)core_.store->Delete(key_);
+      if (absl::IsDataLoss(decompressed)) return drop_if_corrupt(decompressed, "decompressing");
       return absl::Status(decompressed.code(), absl::StrCat("decompressing the block under ", who,
                                                             ": ", decompressed.message()));
     }

@@ -2,6 +2,7 @@
 
 #include <grpcpp/server_context.h>
 
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -88,8 +89,7 @@ absl::Status PutReactor::AcceptHeader(const v1::PutHeader& header) {
   key_ = store::BlockKey{header.namespace_(), header.key()};
   ttl_seconds_ = header.ttl_seconds();
   measure_error_ = header.measure_error();
-  // Reserving does not touch the pages; memory is committed as chunks arrive.
-  tensor_.reserve(expected_bytes_);
+  tensor_ = core_.tensor_buffers->Take(expected_bytes_);
   return absl::OkStatus();
 }
 
@@ -102,13 +102,13 @@ absl::Status PutReactor::AcceptChunk(std::string* chunk) {
     return absl::InvalidArgumentError(absl::StrCat(
         "chunk of ", chunk->size(), " bytes is over the 1 MiB (", kMaxChunkBytes, " bytes) limit"));
   }
-  if (tensor_.size() + chunk->size() > expected_bytes_) {
+  if (received_bytes_ + chunk->size() > expected_bytes_) {
     return absl::InvalidArgumentError(
-        absl::StrCat("more bytes than the header declares: ", tensor_.size() + chunk->size(),
+        absl::StrCat("more bytes than the header declares: ", received_bytes_ + chunk->size(),
                      " bytes received so far, the shape ", shape_.DebugString(), " ",
                      ToAbsl(DTypeName(dtype_)), " has ", expected_bytes_));
   }
-  tensor_.append(*chunk);
+  std::memcpy(tensor_.get() + received_bytes_, chunk->data(), chunk->size());
   received_bytes_ += chunk->size();
   return absl::OkStatus();
 }
@@ -118,10 +118,11 @@ void PutReactor::OnEndOfStream() {
     FinishWith(absl::InvalidArgumentError("missing header: the Put stream was empty"));
     return;
   }
-  if (tensor_.size() != expected_bytes_) {
-    FinishWith(absl::InvalidArgumentError(absl::StrCat(
-        "fewer bytes than the header declares: the stream ended after ", tensor_.size(), " of the ",
-        expected_bytes_, " bytes of ", shape_.DebugString(), " ", ToAbsl(DTypeName(dtype_)))));
+  if (received_bytes_ != expected_bytes_) {
+    FinishWith(absl::InvalidArgumentError(
+        absl::StrCat("fewer bytes than the header declares: the stream ended after ",
+                     received_bytes_, " of the ", expected_bytes_, " bytes of ",
+                     shape_.DebugString(), " ", ToAbsl(DTypeName(dtype_)))));
     return;
   }
   absl::Status submitted = core_.Submit(*core_.codec_pool, [this] { CompressAndStore(); });
@@ -137,7 +138,7 @@ void PutReactor::CompressAndStore() {
   CompressOptions options;
   options.measure_error = measure_error_;
   options.threads = core_.codec_threads;
-  const TensorView view{shape_, dtype_, tensor_.data()};
+  const TensorView view{shape_, dtype_, tensor_.get()};
   const absl::Time codec_start = absl::Now();
   absl::StatusOr<Block> block = core_.codec->Compress(view, spec_, options);
 
@@ -187,7 +188,7 @@ void PutReactor::CompressAndStore() {
 }
 
 void PutReactor::ReleaseTensor() {
-  std::string().swap(tensor_);
+  tensor_.reset();
   core_.tensor_budget->Release(budget_held_);
   budget_held_ = 0;
 }

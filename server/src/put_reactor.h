@@ -11,6 +11,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -58,11 +59,11 @@ class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
   uint32_t ttl_seconds_ = 0;
   bool measure_error_ = false;
   uint64_t expected_bytes_ = 0;
-  std::string tensor_;  // capacity reserved up front, filled as chunks arrive
+  std::shared_ptr<char[]> tensor_;  // expected_bytes_ long (from core_.tensor_buffers)
 
   absl::StatusCode code_ = absl::StatusCode::kUnknown;
-  uint64_t budget_held_ = 0;  // bytes taken from core_.tensor_budget
-  uint64_t received_bytes_ = 0;
+  uint64_t budget_held_ = 0;     // bytes taken from core_.tensor_budget
+  uint64_t received_bytes_ = 0;  // of tensor_, filled in order
   uint64_t block_bytes_ = 0;
   std::optional<double> relative_error_;
 };

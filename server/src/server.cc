@@ -46,6 +46,7 @@ struct Server::Impl {
   std::unique_ptr<WorkerPool> codec_pool;
   std::unique_ptr<WorkerPool> io_pool;
   std::unique_ptr<ByteBudget> tensor_budget;
+  std::shared_ptr<BufferPool> tensor_buffers;
   std::unique_ptr<RpcObserver> metrics;  // owned observer (Prometheus), when enabled
   int metrics_port = 0;
   ServiceCore core;
@@ -108,6 +109,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   core.auth_token = config.auth_token;
   impl->tensor_budget = std::make_unique<ByteBudget>(config.max_inflight_bytes);
   core.tensor_budget = impl->tensor_budget.get();
+  // Idle tensor buffers kept for reuse: an eighth of the in-flight budget (256 MiB by default).
+  impl->tensor_buffers = BufferPool::Create(config.max_inflight_bytes / 8);
+  core.tensor_buffers = impl->tensor_buffers.get();
   impl->service = std::make_unique<KvCacheService>(core);
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "buffer_pool.h"
 #include "byte_budget.h"
 #include "gearkv/codec.h"
 #include "gearkv/server/rpc_observer.h"
@@ -32,6 +33,8 @@ struct ServiceCore {
   int codec_threads = 1;  // CompressOptions/DecompressOptions::threads
   // Raw tensors held at once (Puts being received/compressed, RAW Gets); never null.
   ByteBudget* tensor_budget = nullptr;
+  // Where those tensors' buffers come from (and go back to); never null.
+  BufferPool* tensor_buffers = nullptr;
   // When not empty, every KVCache call must carry "authorization: Bearer <auth_token>".
   std::string auth_token;
   std::atomic<bool> draining{false};

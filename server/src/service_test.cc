@@ -537,15 +537,19 @@ TEST_F(ServiceTest, CorruptStoredBlockIsDataLossAndDropped) {
                         absl::InfiniteFuture())
                   .ok());
 
+  // Whole blocks and layer ranges (each path verifies the checksum at a different step).
+  using Layers = std::optional<std::pair<uint32_t, uint32_t>>;
   for (v1::Encoding encoding : {v1::ENCODING_COMPRESSED, v1::ENCODING_RAW}) {
-    ASSERT_TRUE(raw_store
-                    ->Put({"test-model", "rot"}, std::make_shared<const std::string>(corrupt),
-                          absl::InfiniteFuture())
-                    .ok());
-    GetResult get = Get("rot", encoding);
-    EXPECT_EQ(get.status.error_code(), grpc::StatusCode::DATA_LOSS) << get.status.error_message();
-    EXPECT_THAT(get.status.error_message(), HasSubstr("dropped"));
-    EXPECT_FALSE(Exists("rot"));
+    for (Layers layers : {Layers{}, Layers{{0, 1}}, Layers{{1, 2}}, Layers{{0, 2}}}) {
+      ASSERT_TRUE(raw_store
+                      ->Put({"test-model", "rot"}, std::make_shared<const std::string>(corrupt),
+                            absl::InfiniteFuture())
+                      .ok());
+      GetResult get = Get("rot", encoding, layers);
+      EXPECT_EQ(get.status.error_code(), grpc::StatusCode::DATA_LOSS) << get.status.error_message();
+      EXPECT_THAT(get.status.error_message(), HasSubstr("dropped"));
+      EXPECT_FALSE(Exists("rot"));
+    }
   }
 }
 

@@ -81,7 +81,7 @@ struct Block {
   CompressStats stats;
 };
 
-// What a block says about itself (parsed from its header, checksum verified).
+// What a block says about itself (parsed from its header; see InspectBlock).
 struct BlockInfo {
   uint16_t format_version = 0;
   TensorShape shape;
@@ -91,10 +91,16 @@ struct BlockInfo {
   uint64_t block_bytes = 0;  // size of the block
 };
 
+struct InspectOptions {
+  // false: everything but the checksum, for a caller that next passes the whole block to
+  // Decompress or SliceBlockLayers, which verify it (one pass over the block instead of two).
+  bool verify_checksum = true;
+};
+
 // Parses and verifies a block without decompressing it: magic, version, header fields, section
 // table bounds and the checksum. DATA_LOSS for a checksum mismatch, INVALID_ARGUMENT for
 // anything malformed or truncated; the message says which.
-absl::StatusOr<BlockInfo> InspectBlock(std::string_view block);
+absl::StatusOr<BlockInfo> InspectBlock(std::string_view block, const InspectOptions& options = {});
 
 // A new block holding layers [layer_begin, layer_end) of `block`, without recompressing (the
 // sections are copied and a new header and checksum written). INVALID_ARGUMENT for an empty or
