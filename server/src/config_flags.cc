@@ -111,7 +111,8 @@ ABSL_FLAG(gearkv::server::ByteSize, max_block_bytes,
 ABSL_FLAG(gearkv::server::ByteSize, max_inflight_bytes,
           gearkv::server::ByteSize{kDefaults.max_inflight_bytes},
           "raw tensor bytes held at once by Puts being received/compressed and RAW Gets; "
-          "beyond, RESOURCE_EXHAUSTED. Env GEARKV_MAX_INFLIGHT_BYTES.");
+          "beyond, RESOURCE_EXHAUSTED. Idle tensor buffers kept for reuse take at most an "
+          "eighth of it more. Env GEARKV_MAX_INFLIGHT_BYTES.");
 ABSL_FLAG(int, worker_threads, kDefaults.worker_threads,
           "codec worker threads; 0 = one per hardware thread. Env GEARKV_WORKER_THREADS.");
 ABSL_FLAG(int, worker_queue_depth, kDefaults.worker_queue_depth,

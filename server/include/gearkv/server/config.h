@@ -37,7 +37,8 @@ struct ServerConfig {
   // Largest tensor (raw bytes, shape x dtype) a Put may declare; larger is RESOURCE_EXHAUSTED.
   uint64_t max_block_bytes = uint64_t{256} << 20;
   // Raw tensor bytes the server holds at once for Puts (received, not yet compressed) and RAW
-  // Gets (decompressed, not yet sent); a call that would pass it is RESOURCE_EXHAUSTED.
+  // Gets (decompressed, not yet sent); a call that would pass it is RESOURCE_EXHAUSTED. Idle
+  // buffers kept for reuse (BufferPool) take at most an eighth of it more.
   uint64_t max_inflight_bytes = uint64_t{2} << 30;
   // Codec worker threads; 0 = one per hardware thread.
   int worker_threads = 0;
