@@ -47,9 +47,7 @@ grpc::ServerUnaryReactor* RunUnary(ServiceCore& core, grpc::CallbackServerContex
   }
   absl::Status submitted = core.Submit(
       *core.io_pool, [&core, context, reactor, method, start, work = std::move(work)]() mutable {
-        if (absl::Status wanted =
-                CheckCallWanted(*context, absl::StrCat(ToAbsl(method), " not served"));
-            !wanted.ok()) {
+        if (absl::Status wanted = CheckCallWanted(*context, method); !wanted.ok()) {
           FinishUnary(core, reactor, method, start, wanted);
           return;
         }
