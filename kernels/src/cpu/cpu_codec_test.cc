@@ -186,6 +186,7 @@ TEST(CpuCodec, Avx512AndX86V3KernelsGiveTheSameBits) {
       {"gear4", 4, 3, 64, {1, 1, 50, 96}},  {"gear2", 2, 6, 64, {1, 1, 70, 160}},
       {"gear4", 4, 4, 8, {1, 2, 40, 32}},   {"gear4", 4, 4, 24, {1, 1, 41, 48}},
       {"gearl4", 4, 4, 64, {1, 1, 20, 40}}, {"gear4", 4, 4, 64, {1, 1, 1, 16}},
+      {"gear4", 4, 5, 64, {1, 1, 43, 56}},
   };
   uint64_t seed = 900;
   for (const Case& c : cases) {

@@ -1,11 +1,13 @@
 // Which vector instruction sets the CPU backend may use beyond its x86-64-v3 baseline.
 //
-// The library is compiled for x86-64-v3 (AVX2, FMA, F16C). Where GCC builds it for x86-64, the
-// decoding kernel (DecodeHead, most of decompression) also has an AVX-512 (F, BW, DQ, VL)
-// variant that is picked at run time on a CPU that has those; both give the same bits, so a
-// tensor's decoding never depends on the machine. (An AVX-512 R^T * Q for compression was
-// tried: its FMAs ran faster, but compression as a whole lost 5%, the rest of it slowed down
-// around the wide instructions.)
+// The library is compiled for x86-64-v3 (AVX2, FMA, F16C). Where GCC builds it for x86-64, two
+// kernels also have an AVX-512 variant that is picked at run time on a CPU that has AVX-512
+// F/BW/DQ/VL: the decoding kernel (DecodeHead, most of decompression; 512-bit vectors) and the
+// products of the subspace iteration (FitLowRank, 40% of GEAR compression; the same 256-bit
+// instructions with AVX-512VL's 32 registers, which hold twice the accumulators). Both variants
+// give the same bits, so a block's bytes and a tensor's decoding never depend on the machine.
+// (A 512-bit R^T * Q was tried: its FMAs ran faster, but compression as a whole lost 5%, the
+// rest of it slowed down around the wide instructions.)
 #ifndef GEARKV_KERNELS_CPU_CPU_FEATURES_H_
 #define GEARKV_KERNELS_CPU_CPU_FEATURES_H_
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
+#include "cpu/cpu_features.h"
 #include "cpu/dtype_convert.h"
 #include "cpu/simd.h"
 #include "gear_math.h"
@@ -49,10 +51,6 @@ void Orthonormalize(float* v, uint32_t count, uint32_t n) {
   }
 }
 
-// The two products of a subspace iteration, over a block of kR <= 4 consecutive rank columns
-// (j0 .. j0 + kR - 1) at a time so that the accumulators stay in vector registers. head_dim is
-// a multiple of 8 (ValidateShape), so rows split into whole Float8 lanes.
-
 // The lane sums of eight vectors: lane j of the result is the sum of the lanes of a[j], in the
 // fixed order ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).
 inline Float8 Sum8x8(const Float8* a) {
@@ -67,109 +65,62 @@ inline Float8 Sum8x8(const Float8* a) {
          __builtin_shufflevector(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
-// qt[j * ldq + t] = dot(r[t, :], pt[j, :]) for every token t and j in the block (Q is kept
-// column by column, each column ldq >= T floats long). Two rows at a time, so that 2 kR
-// independent accumulators hide the FMA latency.
-template <int kR>
-void MultiplyRPBlock(const float* r, uint32_t T, uint32_t D, const float* pt, uint32_t ldq,
-                     uint32_t j0, float* qt) {
-  uint32_t t = 0;
-  for (; t + 2 <= T; t += 2) {
-    const float* row0 = r + size_t{t} * D;
-    const float* row1 = row0 + D;
-    Float8 acc[8] = {};  // [0, kR): row t, [4, 4 + kR): row t + 1
-    for (uint32_t d = 0; d < D; d += 8) {
-      const Float8 x0 = Load8(row0 + d), x1 = Load8(row1 + d);
-      for (int j = 0; j < kR; ++j) {
-        const Float8 p = Load8(pt + size_t{j0 + j} * D + d);
-        acc[j] += x0 * p;
-        acc[4 + j] += x1 * p;
-      }
-    }
-    const Float8 sums = Sum8x8(acc);
-    for (int j = 0; j < kR; ++j) {
-      qt[size_t{j0 + j} * ldq + t] = sums[j];
-      qt[size_t{j0 + j} * ldq + t + 1] = sums[4 + j];
-    }
-  }
-  for (; t < T; ++t) {
-    const float* row = r + size_t{t} * D;
-    Float8 acc[8] = {};
-    for (uint32_t d = 0; d < D; d += 8) {
-      const Float8 x = Load8(row + d);
-      for (int j = 0; j < kR; ++j) acc[j] += x * Load8(pt + size_t{j0 + j} * D + d);
-    }
-    const Float8 sums = Sum8x8(acc);
-    for (int j = 0; j < kR; ++j) qt[size_t{j0 + j} * ldq + t] = sums[j];
-  }
-}
-
-// pt[j, :] = sum_t qt[j * ldq + t] * r[t, :] for j in the block, 16 channels at a time.
-template <int kR>
-void MultiplyRtQBlock(const float* r, uint32_t T, uint32_t D, const float* qt, uint32_t ldq,
-                      uint32_t j0, float* pt) {
-  for (uint32_t d0 = 0; d0 < D; d0 += 16) {
-    if (d0 + 16 <= D) {
-      Float8 lo[kR] = {}, hi[kR] = {};
-      for (uint32_t t = 0; t < T; ++t) {
-        const float* row = r + size_t{t} * D + d0;
-        const Float8 a = Load8(row), b = Load8(row + 8);
-        for (int j = 0; j < kR; ++j) {
-          const Float8 f = Broadcast8(qt[size_t{j0 + j} * ldq + t]);
-          lo[j] += f * a;
-          hi[j] += f * b;
-        }
-      }
-      for (int j = 0; j < kR; ++j) {
-        Store8(pt + size_t{j0 + j} * D + d0, lo[j]);
-        Store8(pt + size_t{j0 + j} * D + d0 + 8, hi[j]);
-      }
-    } else {  // 8 channels left
-      Float8 acc[kR] = {};
-      for (uint32_t t = 0; t < T; ++t) {
-        const Float8 a = Load8(r + size_t{t} * D + d0);
-        for (int j = 0; j < kR; ++j) acc[j] += Broadcast8(qt[size_t{j0 + j} * ldq + t]) * a;
-      }
-      for (int j = 0; j < kR; ++j) Store8(pt + size_t{j0 + j} * D + d0, acc[j]);
-    }
-  }
-}
-
-// Runs Kernel<kR> over the rank in blocks of at most 4 columns.
-template <template <int> class Kernel, typename... Args>
-void OverRankBlocks(uint32_t rank, Args... args) {
+// Calls block(std::integral_constant<int, kR>{}, j0) for the rank columns in blocks of kR <= 4
+// consecutive ones (j0 .. j0 + kR - 1), so that a block's accumulators stay in registers.
+template <typename Block>
+void OverRankBlocks(uint32_t rank, Block&& block) {
   for (uint32_t j0 = 0; j0 < rank; j0 += 4) {
     switch (std::min(4u, rank - j0)) {
       case 1:
-        Kernel<1>::Run(args..., j0);
+        block(std::integral_constant<int, 1>{}, j0);
         break;
       case 2:
-        Kernel<2>::Run(args..., j0);
+        block(std::integral_constant<int, 2>{}, j0);
         break;
       case 3:
-        Kernel<3>::Run(args..., j0);
+        block(std::integral_constant<int, 3>{}, j0);
         break;
       default:
-        Kernel<4>::Run(args..., j0);
+        block(std::integral_constant<int, 4>{}, j0);
         break;
     }
   }
 }
 
-template <int kR>
-struct MultiplyRP {
-  static void Run(const float* r, uint32_t T, uint32_t D, const float* pt, uint32_t ldq, float* qt,
-                  uint32_t j0) {
-    MultiplyRPBlock<kR>(r, T, D, pt, ldq, j0, qt);
-  }
-};
-template <int kR>
-struct MultiplyRtQ {
-  static void Run(const float* r, uint32_t T, uint32_t D, const float* qt, uint32_t ldq, float* pt,
-                  uint32_t j0) {
-    MultiplyRtQBlock<kR>(r, T, D, qt, ldq, j0, pt);
-  }
-};
+// MultiplyRP and MultiplyRtQ for x86-64-v3's 16 vector registers.
+namespace regs16 {
+constexpr uint32_t kRowsPerPass = 2, kVecsPerPass = 2;
+#include "cpu/subspace_products.inc"
+}  // namespace regs16
+
+#ifdef GEARKV_HAVE_AVX512
+// The same with AVX-512VL's 32 registers (still 256-bit instructions), used only where the CPU
+// has it. In an anonymous namespace, so nothing compiled for AVX-512 can stand in for a function
+// the x86-64-v3 code calls.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl")
+namespace regs32 {
+constexpr uint32_t kRowsPerPass = 4, kVecsPerPass = 4;
+#include "cpu/subspace_products.inc"
+}  // namespace regs32
+#pragma GCC pop_options
+#endif
+
+// qt = r * P and pt = (r^T * Q)^T (see subspace_products.inc), on the kernels this CPU runs.
+void MultiplyRP(const float* r, uint32_t T, uint32_t D, const float* pt, uint32_t ldq,
+                uint32_t rank, float* qt) {
+#ifdef GEARKV_HAVE_AVX512
+  if (UseAvx512()) return regs32::MultiplyRP(r, T, D, pt, ldq, rank, qt);
+#endif
+  regs16::MultiplyRP(r, T, D, pt, ldq, rank, qt);
+}
+void MultiplyRtQ(const float* r, uint32_t T, uint32_t D, const float* qt, uint32_t ldq,
+                 uint32_t rank, float* pt) {
+#ifdef GEARKV_HAVE_AVX512
+  if (UseAvx512()) return regs32::MultiplyRtQ(r, T, D, qt, ldq, rank, pt);
+#endif
+  regs16::MultiplyRtQ(r, T, D, qt, ldq, rank, pt);
+}
 
 // Quantizes the n floats at v (one factor vector) to int8 at q (stride q_stride) with one scale,
 // returned as fp16 bits, and replaces each float by its dequantized value.
@@ -210,14 +161,14 @@ void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t 
   }
   for (uint32_t it = 0; it < iterations; ++it) {
     Orthonormalize(pt, rank, D);
-    OverRankBlocks<MultiplyRP>(rank, r, T, D, static_cast<const float*>(pt), ldq, qt);
+    MultiplyRP(r, T, D, pt, ldq, rank, qt);
     Orthonormalize(qt, rank, ldq);
     if (it + 1 == iterations) {  // V is fitted to the U that is stored: Q as int8 per column
       for (uint32_t j = 0; j < rank; ++j) {  // u is [token][rank], Q column by column
         u_scales[j] = QuantizeFactorVector(qt + size_t{j} * ldq, T, u + j, rank);
       }
     }
-    OverRankBlocks<MultiplyRtQ>(rank, r, T, D, static_cast<const float*>(qt), ldq, pt);
+    MultiplyRtQ(r, T, D, qt, ldq, rank, pt);
   }
   StoreFromFloat(pt, size_t{rank} * D, DType::kFloat16, vt);
 }
