@@ -268,6 +268,20 @@ inline void StoreAsV(Vec v, void* p) {
   }
 }
 
+// A permute picks one of eight lanes by the low three bits of its index: codes of up to three
+// bits index a table directly, the bits above them (the next code) fall in the repeats.
+// (Four-bit codes would take two permutes and a blend: no cheaper than converting them.)
+constexpr int kTableBits = 3;
+template <int kBits>
+inline Vec CodeTableV(Vec s, Vec z) {
+  const Int8x32 lanes = {0, 1, 2, 3, 4, 5, 6, 7};
+  return __builtin_convertvector(lanes & ((1 << kBits) - 1), Vec) * s + z;
+}
+template <int kBits>
+inline Vec LookupCodesV(const uint8_t* p, Vec table) {
+  return __builtin_shuffle(table, CodeWords8<kBits>(p));  // indices modulo 8
+}
+
 #include "cpu/decode_head.inc"
 
 }  // namespace lanes8
@@ -287,7 +301,23 @@ constexpr uint32_t kLanes = 16;
 inline Vec LoadV(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
 inline Vec BroadcastV(float f) { return Vec{} + f; }
 
-// As UnpackCodes8, for sixteen codes (2 * kBits bytes): codes 8-15 start at byte kBits.
+// Sixteen codes of kBits < 8 (2 * kBits bytes at p; codes 8-15 start at byte kBits), each in
+// the low bits of its lane with the codes that follow it above.
+template <int kBits>
+inline Int16x32 CodeWordsV(const uint8_t* p) {
+  uint32_t lo = 0, hi = 0;
+  std::memcpy(&lo, p, kBits);
+  std::memcpy(&hi, p + kBits, kBits);
+  // Two broadcasts into a register (built lane by lane it goes through the stack).
+  const auto words = (Int16x32)_mm512_mask_set1_epi32(_mm512_set1_epi32(static_cast<int32_t>(lo)),
+                                                      0xFF00, static_cast<int32_t>(hi));
+  const Int16x32 shifts = {0,         kBits,     2 * kBits, 3 * kBits, 4 * kBits, 5 * kBits,
+                           6 * kBits, 7 * kBits, 0,         kBits,     2 * kBits, 3 * kBits,
+                           4 * kBits, 5 * kBits, 6 * kBits, 7 * kBits};
+  return words >> shifts;
+}
+
+// As UnpackCodes8, for sixteen codes.
 template <int kBits>
 inline Vec UnpackCodesV(const uint8_t* p) {
   if constexpr (kBits == 8) {
@@ -295,17 +325,20 @@ inline Vec UnpackCodesV(const uint8_t* p) {
     return __builtin_convertvector(
         __builtin_convertvector(*reinterpret_cast<const Bytes16*>(p), Int16x32), Vec);
   } else {
-    uint32_t lo = 0, hi = 0;
-    std::memcpy(&lo, p, kBits);
-    std::memcpy(&hi, p + kBits, kBits);
-    // Two broadcasts into a register (built lane by lane it goes through the stack).
-    const auto words = (Int16x32)_mm512_mask_set1_epi32(_mm512_set1_epi32(static_cast<int32_t>(lo)),
-                                                        0xFF00, static_cast<int32_t>(hi));
-    const Int16x32 shifts = {0,         kBits,     2 * kBits, 3 * kBits, 4 * kBits, 5 * kBits,
-                             6 * kBits, 7 * kBits, 0,         kBits,     2 * kBits, 3 * kBits,
-                             4 * kBits, 5 * kBits, 6 * kBits, 7 * kBits};
-    return __builtin_convertvector((words >> shifts) & ((1 << kBits) - 1), Vec);
+    return __builtin_convertvector(CodeWordsV<kBits>(p) & ((1 << kBits) - 1), Vec);
   }
+}
+
+// As in lanes8, with sixteen lanes: codes of up to four bits.
+constexpr int kTableBits = 4;
+template <int kBits>
+inline Vec CodeTableV(Vec s, Vec z) {
+  const Int16x32 lanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  return __builtin_convertvector(lanes & ((1 << kBits) - 1), Vec) * s + z;
+}
+template <int kBits>
+inline Vec LookupCodesV(const uint8_t* p, Vec table) {
+  return __builtin_shuffle(table, CodeWordsV<kBits>(p));  // indices modulo 16
 }
 
 template <DType kOut>

@@ -21,6 +21,19 @@ inline Float8 Load8(const float* p) { return *reinterpret_cast<const UnalignedFl
 inline void Store8(float* p, Float8 v) { *reinterpret_cast<UnalignedFloat8*>(p) = v; }
 inline Float8 Broadcast8(float f) { return Float8{f, f, f, f, f, f, f, f}; }
 
+// Eight codes of kBits < 8 packed LSB-first at p (kBits bytes), each in the low bits of its
+// lane with the codes that follow it above.
+template <int kBits>
+inline Int8x32 CodeWords8(const uint8_t* p) {
+  uint32_t w = 0;
+  std::memcpy(&w, p, kBits);  // 8 codes = kBits bytes
+  const int32_t x = static_cast<int32_t>(w);
+  const Int8x32 words = {x, x, x, x, x, x, x, x};
+  const Int8x32 shifts = {0,         kBits,     2 * kBits, 3 * kBits,
+                          4 * kBits, 5 * kBits, 6 * kBits, 7 * kBits};
+  return words >> shifts;
+}
+
 // Eight kBits-bit codes packed LSB-first at p (kBits bytes), as floats.
 template <int kBits>
 inline Float8 UnpackCodes8(const uint8_t* p) {
@@ -28,13 +41,7 @@ inline Float8 UnpackCodes8(const uint8_t* p) {
     const Int8x32 c = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
     return __builtin_convertvector(c, Float8);
   } else {
-    uint32_t w = 0;
-    std::memcpy(&w, p, kBits);  // 8 codes = kBits bytes
-    const int32_t x = static_cast<int32_t>(w);
-    const Int8x32 words = {x, x, x, x, x, x, x, x};
-    const Int8x32 shifts = {0,         kBits,     2 * kBits, 3 * kBits,
-                            4 * kBits, 5 * kBits, 6 * kBits, 7 * kBits};
-    return __builtin_convertvector((words >> shifts) & ((1 << kBits) - 1), Float8);
+    return __builtin_convertvector(CodeWords8<kBits>(p) & ((1 << kBits) - 1), Float8);
   }
 }
 
