@@ -80,8 +80,7 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
   const uint64_t n = uint64_t{l.tokens} * l.head_dim;
   thread_local std::vector<float> x_buf;
   thread_local std::vector<uint32_t> index_buf;
-  x_buf.resize(n);
-  float* x = x_buf.data();
+  float* x = CacheLineAligned(x_buf, n);
   if (!LoadAndCheck(in, dtype, n, x)) return false;
 
   if (l.outliers > 0) {

@@ -151,10 +151,9 @@ void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t 
   // Q column by column, each padded with zeros to a multiple of 8 tokens (whole Float8s).
   const uint32_t ldq = (T + 7) / 8 * 8;
   thread_local std::vector<float> pt_buf, qt_buf;
-  pt_buf.resize(size_t{rank} * D);
-  qt_buf.assign(size_t{rank} * ldq, 0.0f);
-  float* pt = pt_buf.data();
-  float* qt = qt_buf.data();
+  float* pt = CacheLineAligned(pt_buf, size_t{rank} * D);
+  float* qt = CacheLineAligned(qt_buf, size_t{rank} * ldq);
+  std::fill(qt, qt + size_t{rank} * ldq, 0.0f);
   const uint64_t stream = StartMatrixStream(seed, head_index);
   for (uint32_t j = 0; j < rank; ++j) {
     for (uint32_t d = 0; d < D; ++d) pt[size_t{j} * D + d] = StartMatrixEntry(stream, d, j, rank);

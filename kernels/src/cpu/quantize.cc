@@ -147,8 +147,8 @@ void QuantizeHeadAs(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* sca
   const uint32_t T = l.tokens, D = l.head_dim, G = l.group_size;
   const float max_code = static_cast<float>(MaxCode(kBits));
   thread_local std::vector<float> buf;
-  buf.resize(size_t{5} * D);
-  float *mn = buf.data(), *mx = mn + D, *zero = mx + D, *scale = zero + D, *inv = scale + D;
+  float* mn = CacheLineAligned(buf, size_t{5} * D);
+  float *mx = mn + D, *zero = mx + D, *scale = zero + D, *inv = scale + D;
   const PerChannel per_channel{zero, scale, inv};
   if (l.kind == Kind::kKeys) {
     // Groups: one channel over G tokens; every channel of a token group at once.
@@ -169,8 +169,7 @@ void QuantizeHeadAs(const HeadLayout& l, float* x, uint8_t* codes, uint16_t* sca
   const uint32_t groups_per_row = CeilDiv(D, G);
   const uint32_t batch = CeilDiv(8, groups_per_row);
   thread_local std::vector<float> group_buf;
-  group_buf.resize(size_t{5} * batch * groups_per_row);
-  float* g_lo = group_buf.data();
+  float* g_lo = CacheLineAligned(group_buf, size_t{5} * batch * groups_per_row);
   float* g_hi = g_lo + batch * groups_per_row;
   float* g_zero = g_hi + batch * groups_per_row;
   float* g_scale = g_zero + batch * groups_per_row;
@@ -299,7 +298,7 @@ typedef float UnalignedVec __attribute__((vector_size(64), aligned(4)));
 typedef int32_t Int16x32 __attribute__((vector_size(64)));
 constexpr uint32_t kLanes = 16;
 inline Vec LoadV(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
-inline Vec BroadcastV(float f) { return Vec{} + f; }
+inline Vec BroadcastV(float f) { return (Vec)_mm512_set1_ps(f); }
 
 // Sixteen codes of kBits < 8 (2 * kBits bytes at p; codes 8-15 start at byte kBits), each in
 // the low bits of its lane with the codes that follow it above.

@@ -7,8 +7,10 @@
 #include <immintrin.h>
 #endif
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace gearkv::internal {
 
@@ -20,6 +22,17 @@ typedef int32_t Int8x32 __attribute__((vector_size(32)));
 inline Float8 Load8(const float* p) { return *reinterpret_cast<const UnalignedFloat8*>(p); }
 inline void Store8(float* p, Float8 v) { *reinterpret_cast<UnalignedFloat8*>(p) = v; }
 inline Float8 Broadcast8(float f) { return Float8{f, f, f, f, f, f, f, f}; }
+
+// n floats of a thread's scratch vector `buf`, starting on a 64-byte cache line, so that no
+// vector load from them straddles two lines (half of all 32-byte loads do from malloc's 16-byte
+// alignment). The contents are unspecified: callers write before they read.
+inline float* CacheLineAligned(std::vector<float>& buf, size_t n) {
+  constexpr size_t kLine = 64;
+  buf.resize(n + kLine / sizeof(float));
+  const size_t misalignment = reinterpret_cast<uintptr_t>(buf.data()) % kLine;
+  return reinterpret_cast<float*>(reinterpret_cast<char*>(buf.data()) +
+                                  (kLine - misalignment) % kLine);
+}
 
 // Eight codes of kBits < 8 packed LSB-first at p (kBits bytes), each in the low bits of its
 // lane with the codes that follow it above.
