@@ -278,7 +278,14 @@ inline Vec CodeTableV(Vec s, Vec z) {
 }
 template <int kBits>
 inline Vec LookupCodesV(const uint8_t* p, Vec table) {
-  return __builtin_shuffle(table, CodeWords8<kBits>(p));  // indices modulo 8
+  const Int8x32 index = CodeWords8<kBits>(p);
+#ifdef __AVX2__
+  return (Vec)_mm256_permutevar8x32_ps((__m256)table, (__m256i)index);  // indices modulo 8
+#else
+  Vec v;
+  for (int i = 0; i < 8; ++i) v[i] = table[index[i] & 7];
+  return v;
+#endif
 }
 
 #include "cpu/decode_head.inc"
