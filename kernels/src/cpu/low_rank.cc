@@ -106,22 +106,6 @@ constexpr uint32_t kRowsPerPass = 4, kVecsPerPass = 4;
 #pragma GCC pop_options
 #endif
 
-// qt = r * P and pt = (r^T * Q)^T (see subspace_products.inc), on the kernels this CPU runs.
-void MultiplyRP(const float* r, uint32_t T, uint32_t D, const float* pt, uint32_t ldq,
-                uint32_t rank, float* qt) {
-#ifdef GEARKV_HAVE_AVX512
-  if (UseAvx512()) return regs32::MultiplyRP(r, T, D, pt, ldq, rank, qt);
-#endif
-  regs16::MultiplyRP(r, T, D, pt, ldq, rank, qt);
-}
-void MultiplyRtQ(const float* r, uint32_t T, uint32_t D, const float* qt, uint32_t ldq,
-                 uint32_t rank, float* pt) {
-#ifdef GEARKV_HAVE_AVX512
-  if (UseAvx512()) return regs32::MultiplyRtQ(r, T, D, qt, ldq, rank, pt);
-#endif
-  regs16::MultiplyRtQ(r, T, D, qt, ldq, rank, pt);
-}
-
 // Quantizes the n floats at v (one factor vector) to int8 at q (stride q_stride) with one scale,
 // returned as fp16 bits, and replaces each float by its dequantized value.
 uint16_t QuantizeFactorVector(float* v, uint32_t n, int8_t* q, size_t q_stride) {
@@ -154,20 +138,26 @@ void FitLowRank(const float* r, uint32_t T, uint32_t D, uint32_t rank, uint32_t 
   float* pt = CacheLineAligned(pt_buf, size_t{rank} * D);
   float* qt = CacheLineAligned(qt_buf, size_t{rank} * ldq);
   std::fill(qt, qt + size_t{rank} * ldq, 0.0f);
+  // The products (subspace_products.inc) on the kernels this CPU runs.
+  auto* multiply_rp = &regs16::MultiplyRP;
+  auto* multiply_rtq = &regs16::MultiplyRtQ;
+#ifdef GEARKV_HAVE_AVX512
+  if (UseAvx512()) multiply_rp = &regs32::MultiplyRP, multiply_rtq = &regs32::MultiplyRtQ;
+#endif
   const uint64_t stream = StartMatrixStream(seed, head_index);
   for (uint32_t j = 0; j < rank; ++j) {
     for (uint32_t d = 0; d < D; ++d) pt[size_t{j} * D + d] = StartMatrixEntry(stream, d, j, rank);
   }
   for (uint32_t it = 0; it < iterations; ++it) {
     Orthonormalize(pt, rank, D);
-    MultiplyRP(r, T, D, pt, ldq, rank, qt);
+    multiply_rp(r, T, D, pt, ldq, rank, qt);
     Orthonormalize(qt, rank, ldq);
     if (it + 1 == iterations) {  // V is fitted to the U that is stored: Q as int8 per column
       for (uint32_t j = 0; j < rank; ++j) {  // u is [token][rank], Q column by column
         u_scales[j] = QuantizeFactorVector(qt + size_t{j} * ldq, T, u + j, rank);
       }
     }
-    MultiplyRtQ(r, T, D, qt, ldq, rank, pt);
+    multiply_rtq(r, T, D, qt, ldq, rank, pt);
   }
   StoreFromFloat(pt, size_t{rank} * D, DType::kFloat16, vt);
 }
