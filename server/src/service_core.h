@@ -48,10 +48,11 @@ struct ServiceCore {
   absl::Status AcquireTensorBytes(uint64_t bytes) const;
 };
 
-// OK while the client still waits for the call; CANCELLED ("<what> cancelled") once it cancelled
-// or the call broke, DEADLINE_EXCEEDED once the call's deadline has passed - checked against the
-// clock, so also before gRPC's own deadline timer has run. Checked before storing a result and
-// before starting work, so nothing finished after the client gave up is stored.
+// OK while the client still waits for the call; CANCELLED ("<what>: call cancelled") once it
+// cancelled or the call broke, DEADLINE_EXCEEDED ("<what>: the call's deadline passed") once the
+// call's deadline has passed - checked against the clock, so also before gRPC's own deadline
+// timer has run. Checked before storing a result and before starting work, so nothing finished
+// after the client gave up is stored.
 absl::Status CheckCallWanted(const grpc::CallbackServerContext& context, std::string_view what);
 
 // Records `method` with the observer and finishes a unary call.
