@@ -79,8 +79,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   const int hardware = std::max(1u, std::thread::hardware_concurrency());
   const int workers = config.worker_threads > 0 ? config.worker_threads : hardware;
   // A call's helper threads come from the codec's one pool (ParallelFor), so a call may ask for
-  // every core: alone it uses them (1 MiB gear4 put +16%, 32 MiB +33% on 2 cores), under load the
-  // helpers are busy and each call runs on its worker thread.
+  // every core: alone it uses them, under load the helpers are busy and each call runs on its
+  // worker thread.
   const int codec_threads = config.codec_threads > 0 ? config.codec_threads : hardware;
   impl->codec_pool = std::make_unique<WorkerPool>("codec", workers, config.worker_queue_depth);
   impl->io_pool = std::make_unique<WorkerPool>("io", config.io_threads, config.io_queue_depth);
