@@ -1,8 +1,7 @@
 // Reuses the large buffers that hold raw tensors (Puts being received, RAW Gets being sent).
 // A fresh multi-MiB allocation is a fresh mmap whose every page faults in (and is zeroed by the
-// kernel) on first touch and is unmapped on free: for a 32 MiB gear4 RAW Get that was a third of
-// the server's CPU time. Buffers handed back are kept, up to a byte cap, and given to later
-// calls of a similar size.
+// kernel) on first touch and is unmapped on free, a cost paid again by every call. Buffers handed
+// back are kept, up to a byte cap, and given to later calls of a similar size.
 //
 // Thread-safety: every method may be called from any thread; a buffer goes back to the pool
 // when its last shared_ptr is dropped, on whichever thread that happens (the pool lives until

@@ -1,7 +1,6 @@
 #include "metrics_observer.h"
 
 #include <utility>
-#include <vector>
 
 #include "absl/time/time.h"
 #include "gearkv/status_macros.h"
@@ -9,14 +8,15 @@
 namespace gearkv::server {
 
 absl::StatusOr<std::unique_ptr<MetricsObserver>> MetricsObserver::Start(
-    const std::string& address, store::BlockStore* store,
-    std::function<size_t()> codec_queue_length, int codec_workers, int codec_queue_depth) {
-  std::unique_ptr<MetricsObserver> observer(new MetricsObserver());
+    const std::string& address, store::BlockStore* store, const WorkerPool& codec_pool,
+    const WorkerPool& io_pool) {
+  std::unique_ptr<MetricsObserver> observer(
+      new MetricsObserver(metrics::MetricsOptions{.pools = {codec_pool.name(), io_pool.name()}}));
   metrics::Metrics& m = observer->metrics_;
-  m.SetWorkerPoolSize(codec_workers, codec_queue_depth);
+  m.SetWorkerPoolSize(codec_pool.threads(), codec_pool.queue_depth());
   // Read at scrape time: the store's tiers, and (riding along) the codec queue's length.
-  m.SetTierStatsSource([&m, store, queue = std::move(codec_queue_length)] {
-    m.SetWorkerPoolQueueDepth(static_cast<int64_t>(queue()));
+  m.SetTierStatsSource([&m, store, &codec_pool] {
+    m.SetWorkerPoolQueueDepth(static_cast<int64_t>(codec_pool.queued()));
     return store->Stats();
   });
   GEARKV_RETURN_IF_ERROR(m.StartExposer(address));
@@ -49,5 +49,7 @@ void MetricsObserver::OnCodecDone(const CodecRecord& record) {
       record.op == CodecOp::kCompress ? metrics::CodecOp::kCompress : metrics::CodecOp::kDecompress,
       absl::ToDoubleSeconds(record.duration), record.raw_bytes);
 }
+
+void MetricsObserver::OnPoolRejected(std::string_view pool) { metrics_.ObservePoolRejected(pool); }
 
 }  // namespace gearkv::server

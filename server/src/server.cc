@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl_compat.h"
 #include "gearkv/status_macros.h"
+#include "gearkv/v1/kv_cache.grpc.pb.h"
 #include "kv_cache_service.h"
 #include "metrics_observer.h"
 #include "service_core.h"
@@ -24,7 +25,6 @@ namespace {
 // 1 MiB chunk limit so that an oversized chunk reaches the service and gets its own
 // INVALID_ARGUMENT; it also bounds a Lookup request.
 constexpr int kMaxReceiveMessageBytes = 16 << 20;
-constexpr char kServiceName[] = "gearkv.v1.KVCache";
 
 // The host part of host:port ("0.0.0.0:50051" -> "0.0.0.0", "[::]:1" -> "[::]").
 std::string HostOf(const std::string& address) {
@@ -47,7 +47,9 @@ struct Server::Impl {
   std::unique_ptr<WorkerPool> io_pool;
   std::unique_ptr<ByteBudget> tensor_budget;
   std::shared_ptr<BufferPool> tensor_buffers;
-  std::unique_ptr<RpcObserver> metrics;  // owned observer (Prometheus), when enabled
+  // The Prometheus observer, when enabled. It reads the store and the pools at every scrape:
+  // declared after them, so destroyed (and its /metrics exposer stopped) first.
+  std::unique_ptr<RpcObserver> metrics;
   int metrics_port = 0;
   ServiceCore core;
   std::unique_ptr<KvCacheService> service;
@@ -79,8 +81,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   const int hardware = std::max(1u, std::thread::hardware_concurrency());
   const int workers = config.worker_threads > 0 ? config.worker_threads : hardware;
   // A call's helper threads come from the codec's one pool (ParallelFor), so a call may ask for
-  // every core: alone it uses them (1 MiB gear4 put +16%, 32 MiB +33% on 2 cores), under load the
-  // helpers are busy and each call runs on its worker thread.
+  // every core: alone it uses them, under load the helpers are busy and each call runs on its
+  // worker thread.
   const int codec_threads = config.codec_threads > 0 ? config.codec_threads : hardware;
   impl->codec_pool = std::make_unique<WorkerPool>("codec", workers, config.worker_queue_depth);
   impl->io_pool = std::make_unique<WorkerPool>("io", config.io_threads, config.io_queue_depth);
@@ -92,13 +94,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   core.io_pool = impl->io_pool.get();
   core.observer = deps.observer != nullptr ? deps.observer : &NoOpObserver();
   if (deps.observer == nullptr && config.metrics_port > 0) {
-    WorkerPool* codec_pool = impl->codec_pool.get();
     GEARKV_ASSIGN_OR_RETURN(
         std::unique_ptr<MetricsObserver> metrics,
         MetricsObserver::Start(
             absl::StrCat(HostOf(config.listen_address), ":", config.metrics_port),
-            impl->store.get(), [codec_pool] { return codec_pool->queued(); }, codec_pool->threads(),
-            codec_pool->queue_depth()));
+            impl->store.get(), *impl->codec_pool, *impl->io_pool));
     impl->metrics_port = metrics->port();
     core.observer = metrics.get();
     impl->metrics = std::move(metrics);
@@ -131,7 +131,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   }
   grpc::HealthCheckServiceInterface* health = impl->grpc_server->GetHealthCheckService();
   health->SetServingStatus(true);
-  health->SetServingStatus(kServiceName, true);
+  health->SetServingStatus(v1::KVCache::service_full_name(), true);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -141,7 +141,7 @@ void Server::Drain(absl::Duration deadline) {
   impl.drained = true;
   impl.core.draining.store(true, std::memory_order_release);
   grpc::HealthCheckServiceInterface* health = impl.grpc_server->GetHealthCheckService();
-  health->SetServingStatus(kServiceName, false);
+  health->SetServingStatus(v1::KVCache::service_full_name(), false);
   health->SetServingStatus(false);
   // Stops listening, lets calls in flight finish until the deadline, then cancels them; returns
   // once every call is done (their pool tasks see the cancellation and finish quickly).
@@ -171,8 +171,6 @@ std::string Server::Describe() const {
 }
 
 Backend Server::backend() const { return impl_->codec->backend(); }
-
-store::BlockStore& Server::block_store() { return *impl_->store; }
 
 size_t Server::codec_queue_length() const { return impl_->codec_pool->queued(); }
 

@@ -23,6 +23,7 @@
 #include "gearkv/v1/kv_cache.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "metrics_scrape.h"
 
 namespace gearkv::server {
 namespace {
@@ -91,8 +92,28 @@ class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(ServerConfig{}); }
 
+  // A server without /metrics.
   void StartServer(ServerConfig config, int workers = 2, int queue = 8,
                    std::unique_ptr<store::BlockStore> store = nullptr) {
+    config.metrics_port = 0;
+    const absl::Status started = TryStartServer(config, workers, queue, std::move(store));
+    ASSERT_TRUE(started.ok()) << started;
+  }
+
+  // A server with /metrics on a free port of 127.0.0.1.
+  void StartServerWithMetrics(int workers, int queue) {
+    absl::Status started;
+    for (int attempt = 0; attempt < 5; ++attempt) {  // the port may be taken before we bind it
+      ServerConfig config;
+      config.metrics_port = metrics::testutil::FreeLoopbackPort();
+      started = TryStartServer(config, workers, queue, nullptr);
+      if (started.ok()) return;
+    }
+    FAIL() << started;
+  }
+
+  absl::Status TryStartServer(ServerConfig config, int workers, int queue,
+                              std::unique_ptr<store::BlockStore> store) {
     server_.reset();
     config.listen_address = "127.0.0.1:0";
     config.memory_budget_bytes = 64 << 20;
@@ -100,18 +121,18 @@ class ServiceTest : public ::testing::Test {
     config.worker_threads = workers;
     config.worker_queue_depth = queue;
     config.backend = Backend::kCpu;
-    config.metrics_port = 0;
-    auto cpu = MakeCodec(Backend::kCpu);
-    ASSERT_TRUE(cpu.ok()) << cpu.status();
+    absl::StatusOr<std::unique_ptr<Codec>> cpu = MakeCodec(Backend::kCpu);
+    if (!cpu.ok()) return cpu.status();
     auto codec = std::make_unique<GatedCodec>(*std::move(cpu));
     codec_ = codec.get();
     ServerDeps deps;
     deps.codec = std::move(codec);
     deps.store = std::move(store);
-    auto server = Server::Start(config, std::move(deps));
-    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(config, std::move(deps));
+    if (!server.ok()) return server.status();
     server_ = *std::move(server);
     stub_ = v1::KVCache::NewStub(server_->InProcessChannel());
+    return absl::OkStatus();
   }
 
   // Sends `messages` as one Put stream.
@@ -458,21 +479,26 @@ TEST_F(ServiceTest, UnparsableGetRequestIsInvalidArgument) {
   EXPECT_THAT(status.error_message(), HasSubstr("does not parse"));
 }
 
+// Each refusal also reaches Prometheus: gearkv_worker_pool_rejected_total, for that pool.
 TEST_F(ServiceTest, SaturatedPoolIsResourceExhausted) {
-  StartServer(ServerConfig{}, /*workers=*/1, /*queue=*/0);
+  StartServerWithMetrics(/*workers=*/1, /*queue=*/0);
   absl::Notification entered, gate;
   codec_->entered = &entered;
   codec_->gate = &gate;
   const std::string data = RandomTensor(shape_, 12);
   PutResult first;
   std::thread busy([&] { first = Put("first", "gear4", data); });
-  entered.WaitForNotification();  // the only worker is compressing
+  entered.WaitForNotification();  // the only worker is compressing, nothing may queue
 
-  PutResult refused = Put("second", "gear4", data);
+  PutResult refused = Put("second", "gear4", data);  // refused at the header
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(refused.status.error_message(), HasSubstr("saturated"));
   GetResult get = Get("whatever", v1::ENCODING_RAW);  // RAW needs the codec pool too
   EXPECT_EQ(get.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  ASSERT_GT(server_->metrics_port(), 0);
+  const std::string metrics = metrics::testutil::ScrapeMetrics(server_->metrics_port());
+  EXPECT_THAT(metrics, HasSubstr("gearkv_worker_pool_rejected_total{pool=\"codec\"} 2"));
+  EXPECT_THAT(metrics, HasSubstr("gearkv_worker_pool_rejected_total{pool=\"io\"} 0"));
 
   gate.Notify();
   busy.join();

@@ -1,10 +1,5 @@
 #include "gearkv/metrics/metrics.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -19,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "metrics_scrape.h"
 
 namespace gearkv::metrics {
 namespace {
@@ -156,24 +152,6 @@ TEST(MetricsTest, RpcCountsLatencyAndInflight) {
   EXPECT_EQ(CountSeries(samples, "grpc_server_handling_seconds_bucket"), 5 * 18);
 }
 
-TEST(MetricsTest, RpcTimerReportsOnceAndCancelledWhenAbandoned) {
-  Metrics metrics;
-  {
-    RpcTimer timer(&metrics, RpcMethod::kLookup);
-    timer.Finish(absl::StatusCode::kInvalidArgument);
-    timer.Finish(absl::StatusCode::kOk);  // ignored
-  }
-  { RpcTimer abandoned(&metrics, RpcMethod::kLookup); }
-  { RpcTimer no_metrics(nullptr, RpcMethod::kLookup); }
-  const auto samples = ParseExposition(metrics.TextExposition());
-  const Labels lookup = Rpc("Lookup", "unary");
-  EXPECT_EQ(
-      Value(samples, "grpc_server_handled_total", With(lookup, "grpc_code", "InvalidArgument")), 1);
-  EXPECT_EQ(Value(samples, "grpc_server_handled_total", With(lookup, "grpc_code", "Canceled")), 1);
-  EXPECT_EQ(Value(samples, "grpc_server_handled_total", With(lookup, "grpc_code", "OK")), 0);
-  EXPECT_EQ(Value(samples, "gearkv_inflight_streams", {{"grpc_method", "Lookup"}}), 0);
-}
-
 TEST(MetricsTest, BytesPresetsAndCodec) {
   Metrics metrics;
   metrics.ObserveReceived(4096, 4200);
@@ -252,6 +230,22 @@ TEST(MetricsTest, WorkerPoolGauges) {
   EXPECT_EQ(Value(samples, "gearkv_worker_pool_queue_depth", {}), 5);
 }
 
+TEST(MetricsTest, PoolRejectionsAreCountedForTheGivenPoolsOnly) {
+  Metrics metrics(MetricsOptions{.pools = {"codec", "io"}});
+  auto samples = ParseExposition(metrics.TextExposition());
+  EXPECT_EQ(Value(samples, "gearkv_worker_pool_rejected_total", {{"pool", "codec"}}), 0);
+  EXPECT_EQ(Value(samples, "gearkv_worker_pool_rejected_total", {{"pool", "io"}}), 0);
+
+  metrics.ObservePoolRejected("codec");
+  metrics.ObservePoolRejected("codec");
+  metrics.ObservePoolRejected("io");
+  metrics.ObservePoolRejected("gpu");  // not a pool of this server: ignored
+  samples = ParseExposition(metrics.TextExposition());
+  EXPECT_EQ(Value(samples, "gearkv_worker_pool_rejected_total", {{"pool", "codec"}}), 2);
+  EXPECT_EQ(Value(samples, "gearkv_worker_pool_rejected_total", {{"pool", "io"}}), 1);
+  EXPECT_EQ(CountSeries(samples, "gearkv_worker_pool_rejected_total"), 2);
+}
+
 TEST(MetricsTest, TierCountersFollowTheStoreTotals) {
   Metrics metrics;
   std::vector<TierSample> tiers = {
@@ -290,27 +284,6 @@ TEST(MetricsTest, TierCountersFollowTheStoreTotals) {
   EXPECT_EQ(Value(samples, "gearkv_store_hits_total", {{"tier", "memory"}}), 11);
 }
 
-TEST(MetricsTest, ScrapeCallbackRunsAtEveryScrapeUntilCleared) {
-  Metrics metrics;
-  int queue = 3, calls = 0;
-  metrics.SetScrapeCallback([&](Metrics& m) {
-    ++calls;
-    m.SetWorkerPoolQueueDepth(queue);
-  });
-  metrics.SetTierStatsSource(
-      [] { return std::vector<TierSample>{{.tier = "memory", .bytes = 7}}; });
-  auto samples = ParseExposition(metrics.TextExposition());
-  EXPECT_EQ(Value(samples, "gearkv_worker_pool_queue_depth", {}), 3);
-  EXPECT_EQ(calls, 1);
-
-  metrics.ClearScrapeSources();
-  queue = 9;
-  samples = ParseExposition(metrics.TextExposition());
-  EXPECT_EQ(calls, 1);
-  EXPECT_EQ(Value(samples, "gearkv_worker_pool_queue_depth", {}), 3);  // last value stays
-  EXPECT_EQ(Value(samples, "gearkv_store_bytes", {{"tier", "memory"}}), 7);
-}
-
 TEST(MetricsTest, SeriesCountDoesNotGrowWithTraffic) {
   Metrics metrics;
   const size_t before = ParseExposition(metrics.TextExposition()).size();
@@ -325,16 +298,17 @@ TEST(MetricsTest, SeriesCountDoesNotGrowWithTraffic) {
 }
 
 TEST(MetricsTest, ConcurrentObservationsAreAllCounted) {
-  Metrics metrics;
+  Metrics metrics(MetricsOptions{.pools = {"codec"}});
   constexpr int kThreads = 8, kCalls = 2000;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&metrics] {
       for (int i = 0; i < kCalls; ++i) {
-        RpcTimer timer(&metrics, RpcMethod::kGet);
+        metrics.RpcStarted(RpcMethod::kGet);
         metrics.ObserveSent(10, 1);
         metrics.ObservePut("kivi2", 8, 1, 0.05);
-        timer.Finish(absl::StatusCode::kOk);
+        metrics.ObservePoolRejected("codec");
+        metrics.ObserveRpc(RpcMethod::kGet, absl::StatusCode::kOk, 1e-3);
       }
     });
   }
@@ -351,6 +325,8 @@ TEST(MetricsTest, ConcurrentObservationsAreAllCounted) {
   EXPECT_EQ(Value(samples, "gearkv_compression_ratio_count", {{"preset", "kivi2"}}),
             kThreads * kCalls);
   EXPECT_EQ(Value(samples, "gearkv_inflight_streams", {{"grpc_method", "Get"}}), 0);
+  EXPECT_EQ(Value(samples, "gearkv_worker_pool_rejected_total", {{"pool", "codec"}}),
+            kThreads * kCalls);
 }
 
 // Writes `text` to a file and runs `promtool check metrics` on it; returns promtool's output.
@@ -370,8 +346,9 @@ TEST(MetricsTest, ExpositionPassesPromtoolLint) {
   if (std::system("promtool --version > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
   }
-  Metrics metrics(MetricsOptions{.version = "0.1.0"});
+  Metrics metrics(MetricsOptions{.version = "0.1.0", .pools = {"codec", "io"}});
   metrics.RpcStarted(RpcMethod::kPut);
+  metrics.ObservePoolRejected("io");
   metrics.ObserveRpc(RpcMethod::kPut, absl::StatusCode::kOk, 0.01);
   metrics.ObservePut("gear2", 1 << 20, 1 << 17, 0.08);
   metrics.ObserveCodec("cpu", CodecOp::kCompress, 0.01, 1 << 20);
@@ -389,27 +366,6 @@ TEST(MetricsTest, ExpositionPassesPromtoolLint) {
       RunPromtool("# HELP bad_counter x\n# TYPE bad_counter counter\nbad_counter 1\n", &output), 0);
 }
 
-// An HTTP GET of /metrics on 127.0.0.1:port; the whole response.
-std::string HttpGetMetrics(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) response.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return response;
-}
-
 TEST(MetricsTest, ExposerServesMetricsAndReportsATakenPort) {
   Metrics metrics(MetricsOptions{.version = "9.9.9"});
   metrics.SetTierStatsSource(
@@ -419,7 +375,7 @@ TEST(MetricsTest, ExposerServesMetricsAndReportsATakenPort) {
   ASSERT_GT(port, 0);
   EXPECT_EQ(metrics.StartExposer("127.0.0.1:0").code(), absl::StatusCode::kFailedPrecondition);
 
-  const std::string response = HttpGetMetrics(port);
+  const std::string response = testutil::ScrapeMetrics(port);
   EXPECT_THAT(response, testing::StartsWith("HTTP/1.1 200"));
   EXPECT_THAT(response, testing::HasSubstr("gearkv_build_info{version=\"9.9.9\"} 1"));
   EXPECT_THAT(response, testing::HasSubstr("gearkv_store_capacity_bytes{tier=\"memory\"} 4096"));

@@ -55,7 +55,8 @@ class RpcObserver {
   virtual void OnRpcStarted(std::string_view method) {}
   virtual void OnRpcDone(const RpcRecord& record) {}
   virtual void OnCodecDone(const CodecRecord& record) {}
-  // The worker pool refused a task (saturated).
+  // The worker pool named `pool` ("codec", "io") refused work: its workers were busy and its
+  // queue full, and the call answers RESOURCE_EXHAUSTED.
   virtual void OnPoolRejected(std::string_view pool) {}
 };
 

@@ -58,8 +58,6 @@ class Server {
   // "backend cpu, tiers memory(4GiB) + disk(64GiB, write_through, /var/lib/gearkv)".
   std::string Describe() const;
   Backend backend() const;
-  // The store, for metrics (tier stats).
-  store::BlockStore& block_store();
   // Number of waiting codec tasks (for metrics).
   size_t codec_queue_length() const;
 
