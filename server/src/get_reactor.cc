@@ -11,13 +11,22 @@
 #include "gearkv/codec.h"
 #include "gearkv/get_messages.h"
 #include "gearkv/status_macros.h"
-#include "spec_resolution.h"
-#include "status_util.h"
-#include "wire_types.h"
+#include "gearkv/wire.h"
+#include "gearkv/wire_limits.h"
+#include "gearkv/wire_status.h"
 
 namespace gearkv::server {
 
 namespace {
+
+using wire::DescribeKey;
+using wire::DTypeToWire;
+using wire::kMaxChunkBytes;
+using wire::MakeBlockStats;
+using wire::ShapeToWire;
+using wire::SpecToWire;
+using wire::ToGrpcStatus;
+using wire::ValidateBlockKey;
 
 v1::GetRequest ParseRequest(const grpc::ByteBuffer& request, absl::Status* status) {
   v1::GetRequest parsed;
