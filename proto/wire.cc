@@ -1,6 +1,7 @@
 #include "gearkv/wire.h"
 
 #include <string>
+#include <string_view>
 
 namespace gearkv::wire {
 
@@ -45,6 +46,87 @@ v1::TensorShape ShapeToWire(const TensorShape& shape) {
 
 TensorShape ShapeFromWire(const v1::TensorShape& wire) {
   return TensorShape{wire.layers(), wire.kv_heads(), wire.tokens(), wire.head_dim()};
+}
+
+v1::CodecSpec SpecToWire(const CodecSpec& spec) {
+  v1::CodecSpec wire;
+  wire.set_preset(MatchingPreset(spec));
+  wire.set_bits(spec.bits);
+  wire.set_group_size(spec.group_size);
+  wire.set_rank(spec.rank);
+  wire.set_outlier_ratio(spec.outlier_ratio);
+  wire.set_power_iterations(spec.power_iterations);
+  wire.set_seed(spec.seed);
+  return wire;
+}
+
+CodecSpec SpecFromWire(const v1::CodecSpec& wire) {
+  CodecSpec spec;
+  if (wire.preset() == "none") spec.method = Method::kNone;
+  if (wire.has_bits()) spec.bits = static_cast<uint8_t>(wire.bits());
+  if (wire.has_group_size()) spec.group_size = static_cast<uint16_t>(wire.group_size());
+  if (wire.has_rank()) spec.rank = static_cast<uint16_t>(wire.rank());
+  if (wire.has_outlier_ratio()) spec.outlier_ratio = wire.outlier_ratio();
+  if (wire.has_power_iterations()) {
+    spec.power_iterations = static_cast<uint8_t>(wire.power_iterations());
+  }
+  if (wire.has_seed()) spec.seed = wire.seed();
+  return spec;
+}
+
+std::string MatchingPreset(const CodecSpec& spec) {
+  for (std::string_view name : PresetNames()) {
+    absl::StatusOr<CodecSpec> preset = PresetSpec(name);
+    if (!preset.ok()) continue;
+    // `none` has no parameters: any kNone spec is `none`.
+    if (preset->method == Method::kNone && spec.method == Method::kNone) return std::string(name);
+    if (*preset == spec) return std::string(name);
+  }
+  return "";
+}
+
+std::string KnownPresetList() {
+  std::string out;
+  for (std::string_view name : PresetNames()) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+BlockCost MakeBlockCost(uint64_t raw_bytes, uint64_t stored_bytes, uint64_t elements) {
+  BlockCost cost;
+  cost.raw_bytes = raw_bytes;
+  cost.stored_bytes = stored_bytes;
+  cost.bits_per_element =
+      elements == 0 ? 0.0 : 8.0 * static_cast<double>(stored_bytes) / static_cast<double>(elements);
+  cost.ratio =
+      stored_bytes == 0 ? 0.0 : static_cast<double>(raw_bytes) / static_cast<double>(stored_bytes);
+  return cost;
+}
+
+v1::BlockStats CostToWire(const BlockCost& cost) {
+  v1::BlockStats wire;
+  wire.set_raw_bytes(cost.raw_bytes);
+  wire.set_stored_bytes(cost.stored_bytes);
+  wire.set_bits_per_element(cost.bits_per_element);
+  wire.set_ratio(cost.ratio);
+  if (cost.relative_error) wire.set_relative_error(*cost.relative_error);
+  return wire;
+}
+
+BlockCost CostFromWire(const v1::BlockStats& wire) {
+  BlockCost cost;
+  cost.raw_bytes = wire.raw_bytes();
+  cost.stored_bytes = wire.stored_bytes();
+  cost.bits_per_element = wire.bits_per_element();
+  cost.ratio = wire.ratio();
+  if (wire.has_relative_error()) cost.relative_error = wire.relative_error();
+  return cost;
+}
+
+v1::BlockStats MakeBlockStats(uint64_t raw_bytes, uint64_t stored_bytes, uint64_t elements) {
+  return CostToWire(MakeBlockCost(raw_bytes, stored_bytes, elements));
 }
 
 }  // namespace gearkv::wire

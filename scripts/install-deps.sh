@@ -14,7 +14,7 @@ runtime_pkgs=(
 )
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
   prometheus-cpp-dev libc-ares-dev librocksdb-dev libxxhash-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
 )

@@ -2,7 +2,8 @@
 
 Everything static is in pyproject.toml. The run-time floor of protobuf and grpcio follows the
 grpcio-tools that generated the stubs (generated code refuses older runtimes), so the
-dependencies are computed here.
+dependencies are computed here; grpcio-health-checking (the standard grpc.health.v1 stubs) is
+released with grpcio and gets the same floor.
 """
 import os
 import sys
@@ -21,6 +22,7 @@ elif not os.path.exists(os.path.join(gen_proto.OUT_DIR, "gearkv", "v1", "kv_cach
 pb_version, grpc_version = gen_proto.generated_versions()
 requires = [
     f"grpcio>={grpc_version}" if grpc_version else "grpcio",
+    f"grpcio-health-checking>={grpc_version}" if grpc_version else "grpcio-health-checking",
     f"protobuf>={pb_version}" if pb_version else "protobuf",
     "numpy>=1.22",
 ]

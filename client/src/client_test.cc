@@ -1,5 +1,6 @@
-// Unit tests of the client's pieces that need no server: backoff, retry policy, the hand-coded
-// health messages, wire conversions, and a Client against a port nobody listens on.
+// Unit tests of the client's pieces: backoff, retry policy, request messages, a Client against a
+// port nobody listens on, and Gets against an in-process fake server (the steps of a Get's
+// answer without a server are in get_answer_test.cc).
 #include "gearkv/client.h"
 
 #include <netinet/in.h>
@@ -16,14 +17,15 @@
 #include "absl/time/clock.h"
 #include "gearkv/codec.h"
 #include "gearkv/v1/kv_cache.grpc.pb.h"
+#include "gearkv/wire.h"
+#include "gearkv/wire_limits.h"
 #include "gmock/gmock.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "health_check.h"
+#include "requests.h"
 #include "retry.h"
-#include "wire.h"
 
 namespace gearkv::client_internal {
 namespace {
@@ -91,23 +93,7 @@ TEST(RetryTest, StopsAtTheDeadline) {
   EXPECT_LT(calls, 10);
 }
 
-TEST(HealthCheckTest, EncodesAndDecodes) {
-  EXPECT_EQ(EncodeHealthCheckRequest(""), "");
-  EXPECT_EQ(EncodeHealthCheckRequest("gearkv.v1.KVCache"),
-            std::string("\x0a\x11") + "gearkv.v1.KVCache");
-  EXPECT_EQ(*DecodeHealthCheckResponse(""), HealthState::kUnknown);
-  EXPECT_EQ(*DecodeHealthCheckResponse(std::string("\x08\x01", 2)), HealthState::kServing);
-  EXPECT_EQ(*DecodeHealthCheckResponse(std::string("\x08\x02", 2)), HealthState::kNotServing);
-  EXPECT_EQ(*DecodeHealthCheckResponse(std::string("\x08\x03", 2)), HealthState::kServiceUnknown);
-  // Unknown fields are skipped.
-  EXPECT_EQ(*DecodeHealthCheckResponse(std::string("\x12\x02xy\x08\x01", 6)),
-            HealthState::kServing);
-  EXPECT_FALSE(DecodeHealthCheckResponse(std::string("\x08", 1)).ok());
-  EXPECT_FALSE(DecodeHealthCheckResponse(std::string("\x12\x05xy", 4)).ok());
-  EXPECT_FALSE(DecodeHealthCheckResponse(std::string("\x0f", 1)).ok());
-}
-
-TEST(WireTest, CodecRequestAndSpec) {
+TEST(RequestsTest, CodecRequestSetsOnlyTheOverridesGiven) {
   CodecRequest request;
   request.preset = "gear4";
   request.bits = 2;
@@ -118,12 +104,43 @@ TEST(WireTest, CodecRequestAndSpec) {
   EXPECT_EQ(wire.bits(), 2u);
   EXPECT_TRUE(wire.has_rank());
   EXPECT_FALSE(wire.has_group_size());
-  wire.set_preset("none");
-  EXPECT_EQ(SpecFromWire(wire).method, Method::kNone);
-  EXPECT_EQ(*DTypeFromWire(DTypeToWire(DType::kBFloat16)), DType::kBFloat16);
-  EXPECT_FALSE(DTypeFromWire(0).ok());
+}
+
+TEST(RequestsTest, PutHeaderRoundsTheTtlUp) {
   const TensorShape shape{2, 8, 256, 128};
-  EXPECT_EQ(ShapeFromWire(ShapeToWire(shape)), shape);
+  PutOptions options;
+  options.codec.preset = "kivi4";
+  options.measure_error = true;
+  options.ttl = absl::Milliseconds(1500);
+  const v1::PutRequest request =
+      PutHeaderRequest("ns", "key", TensorView{shape, DType::kBFloat16, nullptr}, options);
+  ASSERT_TRUE(request.has_header());
+  const v1::PutHeader& h = request.header();
+  EXPECT_EQ(h.namespace_(), "ns");
+  EXPECT_EQ(h.key(), "key");
+  EXPECT_EQ(wire::ShapeFromWire(h.shape()), shape);
+  EXPECT_EQ(h.dtype(), v1::DTYPE_BFLOAT16);
+  EXPECT_EQ(h.codec().preset(), "kivi4");
+  EXPECT_EQ(h.ttl_seconds(), 2u);
+  EXPECT_TRUE(h.measure_error());
+  options.ttl = absl::ZeroDuration();
+  EXPECT_EQ(PutHeaderRequest("ns", "key", {shape, DType::kFloat16, nullptr}, options)
+                .header()
+                .ttl_seconds(),
+            0u);
+}
+
+TEST(RequestsTest, GetRequestCarriesEncodingAndLayers) {
+  GetOptions options;
+  v1::GetRequest request = GetRequestFor("ns", "key", options);
+  EXPECT_EQ(request.encoding(), v1::ENCODING_COMPRESSED);
+  EXPECT_FALSE(request.has_layers());
+  options.encoding = GetEncoding::kRaw;
+  options.layers = std::make_pair(1u, 3u);
+  request = GetRequestFor("ns", "key", options);
+  EXPECT_EQ(request.encoding(), v1::ENCODING_RAW);
+  EXPECT_EQ(request.layers().begin(), 1u);
+  EXPECT_EQ(request.layers().end(), 3u);
 }
 
 // A loopback port that refuses connections (bound, never listened on, then closed).
@@ -168,9 +185,10 @@ class FakeGetServer {
   }
   ~FakeGetServer() { server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1))); }
 
+  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
   std::unique_ptr<Client> Connect() const {
     ClientOptions options;
-    options.target = absl::StrCat("127.0.0.1:", port_);
+    options.target = target();
     options.initial_backoff = absl::Milliseconds(5);
     options.default_deadline = absl::Seconds(20);
     auto client = Client::Create(options);
@@ -200,8 +218,8 @@ void WriteHeader(grpc::ServerWriter<v1::GetResponse>* writer, v1::Encoding encod
                  uint64_t payload_bytes) {
   v1::GetResponse header;
   v1::GetHeader* h = header.mutable_header();
-  *h->mutable_shape() = ShapeToWire(kFakeShape);
-  h->set_dtype(DTypeToWire(DType::kFloat16));
+  *h->mutable_shape() = wire::ShapeToWire(kFakeShape);
+  h->set_dtype(wire::DTypeToWire(DType::kFloat16));
   h->set_encoding(encoding);
   h->set_payload_bytes(payload_bytes);
   writer->Write(header);
@@ -284,6 +302,44 @@ TEST(ClientGetIntoTest, CompressedRetryDecompressesTheWholeBlock) {
   EXPECT_TRUE(got->block.empty());
 }
 
+// The retry policy against a real server that stays UNAVAILABLE: attempts go on until the call's
+// one deadline, not a deadline per attempt.
+TEST(ClientRetryTest, AServerThatStaysUnavailableGetsRetriedUntilTheCallsDeadline) {
+  FakeGetServer server([](int, const v1::GetRequest&, grpc::ServerWriter<v1::GetResponse>*) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "draining");
+  });
+  ClientOptions options;
+  options.target = server.target();
+  options.max_attempts = 1000;
+  options.initial_backoff = absl::Milliseconds(20);
+  options.max_backoff = absl::Milliseconds(40);
+  auto client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  GetOptions get;
+  get.deadline = absl::Milliseconds(800);
+  const absl::Time start = absl::Now();
+  auto got = (*client)->Get("ns", "k", get);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+  EXPECT_THAT(std::string(got.status().message()), ::testing::HasSubstr("attempts)"));
+  EXPECT_LE(took, absl::Milliseconds(800) + absl::Milliseconds(300));
+  // Backoff of 10..40 ms: many attempts fit in the deadline, far fewer than max_attempts.
+  EXPECT_GE(server.attempts(), 5);
+  EXPECT_LT(server.attempts(), 1000);
+}
+
+TEST(ClientRetryTest, MaxAttemptsBoundsTheAttempts) {
+  FakeGetServer server([](int, const v1::GetRequest&, grpc::ServerWriter<v1::GetResponse>*) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "draining");
+  });
+  auto client = server.Connect();
+  ASSERT_NE(client, nullptr);
+  auto got = client->Get("ns", "k");
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+  EXPECT_THAT(std::string(got.status().message()), ::testing::HasSubstr("(after 5 attempts)"));
+  EXPECT_EQ(server.attempts(), ClientOptions().max_attempts);
+}
+
 TEST(ClientGetIntoTest, RawNeverWritesPastOut) {
   const uint64_t size = kFakeShape.NumElements() * 2;
   // The header is right, but more bytes follow than it announced.
@@ -347,8 +403,11 @@ TEST(ClientTest, RejectsBadOptions) {
   no_attempts.max_attempts = 0;
   EXPECT_FALSE(Client::Create(no_attempts).ok());
   ClientOptions big_chunks;
-  big_chunks.chunk_bytes = 2 << 20;
+  big_chunks.chunk_bytes = wire::kMaxChunkBytes + 1;
   EXPECT_FALSE(Client::Create(big_chunks).ok());
+  ClientOptions largest_chunks;
+  largest_chunks.chunk_bytes = wire::kMaxChunkBytes;
+  EXPECT_TRUE(Client::Create(largest_chunks).ok());
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Deadline-bounded retries with exponential backoff and jitter, for the client's calls.
+// The client's retry policy (documented in gearkv/client.h; the Python client's retry.py is
+// the same): deadline-bounded retries with capped exponential backoff and jitter.
 // Internal to gearkv_client.
 #ifndef GEARKV_CLIENT_SRC_RETRY_H_
 #define GEARKV_CLIENT_SRC_RETRY_H_

@@ -7,10 +7,18 @@
 #include "absl/time/clock.h"
 #include "absl_compat.h"
 #include "gearkv/status_macros.h"
+#include "gearkv/wire.h"
+#include "gearkv/wire_limits.h"
 #include "spec_resolution.h"
-#include "wire_types.h"
 
 namespace gearkv::server {
+
+using wire::DescribeKey;
+using wire::DTypeToWire;
+using wire::MakeBlockStats;
+using wire::ShapeToWire;
+using wire::SpecToWire;
+using wire::ValidateBlockKey;
 
 absl::Status ValidateGetRequest(const v1::GetRequest& request) {
   GEARKV_RETURN_IF_ERROR(ValidateBlockKey(request.namespace_(), request.key()));

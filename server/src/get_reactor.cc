@@ -8,12 +8,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "gearkv/get_messages.h"
-#include "status_util.h"
-#include "wire_types.h"
+#include "gearkv/wire_limits.h"
+#include "gearkv/wire_status.h"
 
 namespace gearkv::server {
 
 namespace {
+
+using wire::kMaxChunkBytes;
+using wire::ToGrpcStatus;
 
 v1::GetRequest ParseRequest(const grpc::ByteBuffer& request, absl::Status* status) {
   v1::GetRequest parsed;

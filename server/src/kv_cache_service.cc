@@ -6,12 +6,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl_compat.h"
 #include "gearkv/status_macros.h"
+#include "gearkv/wire_limits.h"
 #include "get_reactor.h"
 #include "put_reactor.h"
-#include "wire_types.h"
 
 namespace gearkv::server {
 namespace {
+
+using wire::kMaxLookupKeys;
+using wire::kMaxNamespaceBytes;
+using wire::ValidateBlockKey;
 
 absl::Status ValidateLookup(const v1::LookupRequest& request) {
   if (request.namespace_().size() > kMaxNamespaceBytes) {

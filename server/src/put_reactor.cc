@@ -9,11 +9,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl_compat.h"
 #include "gearkv/status_macros.h"
+#include "gearkv/wire.h"
+#include "gearkv/wire_limits.h"
+#include "gearkv/wire_status.h"
 #include "spec_resolution.h"
-#include "status_util.h"
-#include "wire_types.h"
 
 namespace gearkv::server {
+
+using wire::DescribeKey;
+using wire::DTypeFromWire;
+using wire::kMaxChunkBytes;
+using wire::MakeBlockStats;
+using wire::ShapeFromWire;
+using wire::SpecToWire;
+using wire::ToGrpcStatus;
+using wire::ValidateBlockKey;
 
 PutReactor::PutReactor(ServiceCore& core, grpc::CallbackServerContext* context,
                        v1::PutResponse* response)

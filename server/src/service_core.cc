@@ -5,11 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl_compat.h"
-#include "status_util.h"
+#include "gearkv/wire_status.h"
 
 namespace gearkv::server {
 
 namespace {
+
+using wire::ToGrpcStatus;
 
 // Compares without an early exit, so the time taken does not reveal the matching prefix.
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

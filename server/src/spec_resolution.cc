@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl_compat.h"
 #include "gearkv/status_macros.h"
+#include "gearkv/wire.h"
 
 namespace gearkv::server {
 namespace {
@@ -39,20 +40,12 @@ std::vector<std::string> SetOverrides(const v1::CodecSpec& wire) {
 
 }  // namespace
 
-std::string KnownPresetList() {
-  std::string out;
-  for (std::string_view name : PresetNames()) {
-    absl::StrAppend(&out, out.empty() ? "" : ", ", ToAbsl(name));
-  }
-  return out;
-}
-
 absl::StatusOr<CodecSpec> ResolveSpec(const v1::CodecSpec& wire, std::string_view default_preset) {
   const std::string_view name = wire.preset().empty() ? default_preset : wire.preset();
   absl::StatusOr<CodecSpec> preset = PresetSpec(name);
   if (!preset.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("unknown codec preset '", ToAbsl(name),
-                                                   "'; known presets: ", KnownPresetList()));
+                                                   "'; known presets: ", wire::KnownPresetList()));
   }
   CodecSpec spec = *preset;
   if (spec.method == Method::kNone) {
@@ -87,29 +80,6 @@ absl::StatusOr<CodecSpec> ResolveSpec(const v1::CodecSpec& wire, std::string_vie
         absl::StrCat("codec spec (preset '", ToAbsl(name), "' with overrides): ", valid.message()));
   }
   return spec;
-}
-
-std::string MatchingPreset(const CodecSpec& spec) {
-  for (std::string_view name : PresetNames()) {
-    absl::StatusOr<CodecSpec> preset = PresetSpec(name);
-    if (!preset.ok()) continue;
-    // `none` has no parameters: any kNone spec is `none`.
-    if (preset->method == Method::kNone && spec.method == Method::kNone) return std::string(name);
-    if (*preset == spec) return std::string(name);
-  }
-  return "";
-}
-
-v1::CodecSpec SpecToWire(const CodecSpec& spec) {
-  v1::CodecSpec wire;
-  wire.set_preset(MatchingPreset(spec));
-  wire.set_bits(spec.bits);
-  wire.set_group_size(spec.group_size);
-  wire.set_rank(spec.rank);
-  wire.set_outlier_ratio(spec.outlier_ratio);
-  wire.set_power_iterations(spec.power_iterations);
-  wire.set_seed(spec.seed);
-  return wire;
 }
 
 }  // namespace gearkv::server

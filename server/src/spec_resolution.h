@@ -1,9 +1,8 @@
-// Turning the wire's CodecSpec (a preset name plus optional overrides) into a gearkv::CodecSpec
-// and back.
+// Resolving a request's CodecSpec (a preset name plus optional overrides) into a checked
+// gearkv::CodecSpec. Writing a spec onto the wire is gearkv/wire.h's SpecToWire.
 #ifndef GEARKV_SERVER_SRC_SPEC_RESOLUTION_H_
 #define GEARKV_SERVER_SRC_SPEC_RESOLUTION_H_
 
-#include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -17,15 +16,6 @@ namespace gearkv::server {
 // message lists the known ones), an override outside its range, or an override of the `none`
 // preset (which stores blocks as sent and has no parameters).
 absl::StatusOr<CodecSpec> ResolveSpec(const v1::CodecSpec& wire, std::string_view default_preset);
-
-// The preset whose spec equals `spec` exactly, or "" when none does.
-std::string MatchingPreset(const CodecSpec& spec);
-
-// `spec` on the wire with every field set; `preset` is MatchingPreset(spec).
-v1::CodecSpec SpecToWire(const CodecSpec& spec);
-
-// "none, kivi4, kivi2, gear4, gear2, gearl4, gearl2".
-std::string KnownPresetList();
 
 }  // namespace gearkv::server
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl_compat.h"
+#include "gearkv/wire.h"
 #include "gtest/gtest.h"
 
 namespace gearkv::server {
@@ -23,7 +24,7 @@ TEST(ResolveSpecTest, EveryPresetResolvesToItself) {
     absl::StatusOr<CodecSpec> spec = ResolveSpec(wire, "gear4");
     ASSERT_TRUE(spec.ok()) << name << ": " << spec.status();
     EXPECT_EQ(*spec, *PresetSpec(name)) << name;
-    EXPECT_EQ(MatchingPreset(*spec), name);
+    EXPECT_EQ(wire::MatchingPreset(*spec), name);
   }
 }
 
@@ -45,7 +46,7 @@ TEST(ResolveSpecTest, OverridesReplaceThePresetsValues) {
   EXPECT_FLOAT_EQ(spec->outlier_ratio, 0.01f);
   EXPECT_EQ(spec->power_iterations, 5);
   EXPECT_EQ(spec->seed, 7u);
-  EXPECT_EQ(MatchingPreset(*spec), "");
+  EXPECT_EQ(wire::MatchingPreset(*spec), "");
 }
 
 TEST(ResolveSpecTest, ZeroOverridesAreOverridesNotUnset) {
@@ -108,7 +109,7 @@ TEST(ResolveSpecTest, NoneTakesNoOverrides) {
 TEST(SpecToWireTest, EveryFieldSetAndResolvesBack) {
   for (std::string_view name : PresetNames()) {
     const CodecSpec spec = *PresetSpec(name);
-    v1::CodecSpec wire = SpecToWire(spec);
+    v1::CodecSpec wire = wire::SpecToWire(spec);
     EXPECT_EQ(wire.preset(), name);
     EXPECT_TRUE(wire.has_bits() && wire.has_group_size() && wire.has_rank() &&
                 wire.has_outlier_ratio() && wire.has_power_iterations() && wire.has_seed());

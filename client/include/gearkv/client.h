@@ -1,4 +1,4 @@
-// gearkv::Client — the C++ client of a gearkv server (gRPC service gearkv.v1.KVCache, see
+// gearkv::Client — the C++ client of a gearkv server (the KVCache gRPC service; see
 // proto/gearkv/v1/kv_cache.proto for the wire contract and its status codes).
 //
 //   gearkv::ClientOptions options;
@@ -9,18 +9,31 @@
 //   GEARKV_ASSIGN_OR_RETURN(auto stored, client->Put("llama3-8b/tenant1", key, view, put));
 //   GEARKV_ASSIGN_OR_RETURN(auto got, client->Get("llama3-8b/tenant1", key));  // decompressed
 //
-// Every call has a deadline (its own, else ClientOptions::default_deadline) that covers all of
-// its attempts; a call that fails with UNAVAILABLE (server draining or unreachable) is retried
-// with exponential backoff and jitter until max_attempts or the deadline. Errors are the
-// server's status (code and message) as absl::Status; client-side problems (a bad argument,
-// a malformed answer) are INVALID_ARGUMENT / INTERNAL naming the problem.
+// Retry policy (the Python client, client/python/gearkv/retry.py, follows the same one):
+//   - Every call has one deadline, its own or else ClientOptions::default_deadline, that covers
+//     all of its attempts: each attempt runs under what is left of it, and the call gives up
+//     rather than sleep past it. A timeout is the whole call's, never an attempt's.
+//   - Only UNAVAILABLE (a server draining or unreachable) is retried, and RESOURCE_EXHAUSTED
+//     when retry_resource_exhausted is set; every call is idempotent (a Put repeated leaves one
+//     block), Health is never retried.
+//   - At most max_attempts attempts (5), counting the first. Between them the client sleeps
+//     initial_backoff (50 ms), multiplied by backoff_multiplier (2) after each attempt and
+//     capped at max_backoff (2 s), each sleep drawn uniformly from [d/2, d] so that clients that
+//     fail together spread out.
+//   - A failure after retries keeps the last attempt's code; its message ends with
+//     "(after N attempts)".
+// A streaming call that fails part way is retried from its start (Put sends the tensor again,
+// Get receives it again).
 //
-// Put streams the tensor in chunks of at most 1 MiB. Get asks for COMPRESSED block bytes by
-// default (what saves network bandwidth) and decompresses them here with the CPU codec; RAW
-// makes the server decompress. Get allocates a Tensor per call; GetInto writes into memory the
-// caller owns and reuses (an engine's KV cache) instead, which saves zero-filling and faulting in
-// fresh pages on every call — what `gearkv bench` does in its get phase (each client gets into
-// one buffer allocated once), except with --no_decompress.
+// Errors are the server's status (code and message) as absl::Status; client-side problems (a
+// bad argument, a malformed answer) are INVALID_ARGUMENT / INTERNAL naming the problem.
+//
+// Put streams the tensor in chunks of at most 1 MiB (the contract's LIMIT_MAX_CHUNK_BYTES). Get
+// asks for COMPRESSED block bytes by default (what saves network bandwidth) and decompresses them
+// here with the CPU codec; RAW makes the server decompress. Get allocates a Tensor per call;
+// GetInto writes into memory the caller owns and reuses (an engine's KV cache) instead, which saves
+// zero-filling and faulting in fresh pages on every call — what `gearkv bench` does in its get
+// phase (each client gets into one buffer allocated once), except with --no_decompress.
 //
 // Thread-safety: a Client is safe to use from many threads at once; calls on one Client share
 // one HTTP/2 connection. For independent connections (benchmarks) create several Clients with
@@ -40,6 +53,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "gearkv/block_cost.h"  // BlockCost: what a stored block costs (wire BlockStats)
 #include "gearkv/codec.h"
 #include "gearkv/tensor.h"
 #include "gearkv/tensor_file.h"
@@ -48,17 +62,18 @@ namespace gearkv {
 
 struct ClientOptions {
   std::string target = "127.0.0.1:50051";  // gRPC target ("host:port", "unix:/path", ...)
-  absl::Duration default_deadline = absl::Seconds(60);
-  int max_attempts = 5;  // per call, counting the first; only UNAVAILABLE is retried
+  // The retry policy (see the top of this file).
+  absl::Duration default_deadline = absl::Seconds(60);  // of a call, all attempts included
+  int max_attempts = 5;                                 // per call, counting the first
   absl::Duration initial_backoff = absl::Milliseconds(50);
   absl::Duration max_backoff = absl::Seconds(2);
   double backoff_multiplier = 2.0;
   // Also retry RESOURCE_EXHAUSTED (the server's worker pool saturated). Off by default: the
   // same code also means "over the budget or the size limit", which retrying cannot fix.
   bool retry_resource_exhausted = false;
-  size_t chunk_bytes = size_t{1} << 20;  // Put chunk size, 1 .. 1 MiB
-  std::string auth_token;                // when set, sent as "authorization: Bearer <token>"
-  bool own_connection = false;           // a TCP connection not shared with other Clients
+  size_t chunk_bytes = 0;       // Put chunk size, at most 1 MiB; 0 = 1 MiB
+  std::string auth_token;       // when set, sent as "authorization: Bearer <token>"
+  bool own_connection = false;  // a TCP connection not shared with other Clients
   // Threads per client-side decompression; 0 = every hardware thread (the calling thread and
   // the codec's pool of helpers, shared by all calls in the process: a 1 MiB gear4 Get on two
   // cores is ~15% faster with two than with one).
@@ -87,15 +102,6 @@ struct PutOptions {
   bool measure_error = false;                 // ask the server for the relative error
   std::optional<absl::Duration> deadline;
   ProgressCallback progress;
-};
-
-// What a stored block costs (wire BlockStats).
-struct BlockCost {
-  uint64_t raw_bytes = 0;
-  uint64_t stored_bytes = 0;
-  double bits_per_element = 0;
-  double ratio = 0;
-  std::optional<double> relative_error;
 };
 
 struct PutResult {

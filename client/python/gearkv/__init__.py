@@ -9,18 +9,20 @@
         restored = c.get(keys[0], as_torch=True)
 """
 from gearkv import hf
-from gearkv.client import (PRESETS, BlockInfo, BlockStats, Client, CompressedBlock,
-                           LookupResult, PutResult, make_spec)
+from gearkv.client import (PRESETS, SERVICE_NAME, BlockInfo, BlockStats, Client,
+                           CompressedBlock, LookupResult, PutResult, make_spec)
 from gearkv.errors import (DataLossError, GearKVError, InvalidArgumentError, NotFoundError,
                            ResourceExhaustedError, UnauthenticatedError, UnavailableError)
 from gearkv.keys import CHUNK_TOKENS, chunk_key, chunk_keys, chunk_ranges
+from gearkv.retry import RetryPolicy
 from gearkv.tensors import bf16_bits_to_float32, float32_to_bf16_bits
 
 __version__ = "0.1.0"
 __all__ = [
     "Client", "PutResult", "BlockStats", "BlockInfo", "CompressedBlock", "LookupResult",
-    "PRESETS", "make_spec", "GearKVError", "InvalidArgumentError", "NotFoundError",
-    "ResourceExhaustedError", "DataLossError", "UnavailableError", "UnauthenticatedError",
+    "PRESETS", "SERVICE_NAME", "RetryPolicy", "make_spec", "GearKVError",
+    "InvalidArgumentError", "NotFoundError", "ResourceExhaustedError", "DataLossError",
+    "UnavailableError", "UnauthenticatedError",
     "CHUNK_TOKENS", "chunk_key", "chunk_keys", "chunk_ranges", "hf", "bf16_bits_to_float32",
     "float32_to_bf16_bits",
 ]

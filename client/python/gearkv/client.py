@@ -8,28 +8,35 @@ Get RAW (the default) returns the decompressed tensor. Get COMPRESSED (`get_comp
 returns the block's bytes as stored (GEAR block format, kernels/block_format.md): this client
 does not decompress GEAR; pass the bytes to the C++ client / codec, or store them elsewhere.
 
-Calls that fail raise gearkv.errors.GearKVError subclasses. UNAVAILABLE (server unreachable or
-draining) is retried with exponential backoff up to `retries` times; every call is idempotent
-(a Put of an existing key leaves one block).
+Calls that fail raise gearkv.errors.GearKVError subclasses. A call's timeout covers all of its
+attempts; UNAVAILABLE (server unreachable or draining) is retried as gearkv.retry.RetryPolicy
+says, the same policy as the C++ client's. Every call is idempotent (a Put of an existing key
+leaves one block).
+
+The contract's limits (chunk size, message size) come from the Limit enum of the proto, so they
+are stated once, in proto/gearkv/v1/kv_cache.proto.
 
 Thread-safety: a Client may be shared by threads (grpc channels and stubs are thread-safe).
 """
 from __future__ import annotations
 
 import dataclasses
-import random
-import time
 from typing import Any, Callable, Iterator, Sequence
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gearkv import _health
 from gearkv import tensors
 from gearkv.errors import GearKVError, from_rpc_error
+from gearkv.retry import RetryPolicy, run_with_retry
 from gearkv.v1 import kv_cache_pb2 as pb
 from gearkv.v1 import kv_cache_pb2_grpc as pb_grpc
 
-CHUNK_BYTES = 1 << 20  # the wire's largest chunk
+CHUNK_BYTES = pb.LIMIT_MAX_CHUNK_BYTES  # the largest chunk a Put sends and a Get receives
+MAX_MESSAGE_BYTES = pb.LIMIT_MAX_MESSAGE_BYTES
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["KVCache"].full_name
+# The codec's presets (gearkv::PresetNames() in kernels/include/gearkv/codec.h, which owns the
+# list; tests/test_client.py checks this copy against a live server's).
 PRESETS = ("none", "kivi4", "kivi2", "gear4", "gear2", "gearl4", "gearl2")
 _SPEC_FIELDS = ("bits", "group_size", "rank", "outlier_ratio", "power_iterations", "seed")
 
@@ -133,26 +140,24 @@ class Client:
     """A connection to one gearkv-server.
 
     target: "host:port". namespace: the default namespace of every call (model + tenant).
-    timeout: default deadline of one call in seconds (None = none). token: sent as
-    "authorization: Bearer <token>" when set. retries: extra attempts on UNAVAILABLE.
+    timeout: default deadline of one call in seconds, all of its attempts included (None =
+    none). token: sent as "authorization: Bearer <token>" when set. retry: which failures are
+    retried and how (gearkv.retry.RetryPolicy; the default is the C++ client's).
     """
 
     def __init__(self, target: str, *, namespace: str = "default", timeout: float | None = 60.0,
-                 token: str | None = None, retries: int = 3, backoff: float = 0.1,
+                 token: str | None = None, retry: RetryPolicy = RetryPolicy(),
                  channel: grpc.Channel | None = None, options: Sequence | None = None):
         self.target = target
         self.namespace = namespace
         self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
+        self.retry = retry
         self._metadata = (("authorization", f"Bearer {token}"),) if token else None
-        opts = [("grpc.max_receive_message_length", 8 * CHUNK_BYTES),
-                ("grpc.max_send_message_length", 8 * CHUNK_BYTES)]
+        opts = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
         self._channel = channel or grpc.insecure_channel(target, options=list(options or opts))
         self._stub = pb_grpc.KVCacheStub(self._channel)
-        self._health = self._channel.unary_unary(
-            _health.HEALTH_CHECK_METHOD, request_serializer=_health.encode_request,
-            response_deserializer=_health.decode_response)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
 
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
@@ -179,10 +184,10 @@ class Client:
             dtype: str | None = None, timeout: float | None = ..., **spec_fields: Any) -> PutResult:
         """Stores `kv` (numpy array or torch tensor, 5-D canonical layout) under `key`.
 
-        preset: "none", "kivi4", "kivi2", "gear4", "gear2", "gearl4", "gearl2" or None (the
-        server's default). spec / spec_fields (bits=, group_size=, rank=, outlier_ratio=,
-        power_iterations=, seed=) override the preset's values. measure_error asks the server
-        for BlockStats.relative_error. dtype="bfloat16" marks a numpy uint16 array as bf16.
+        preset: one of PRESETS or None (the server's default). spec / spec_fields (bits=,
+        group_size=, rank=, outlier_ratio=, power_iterations=, seed=) override the preset's
+        values. measure_error asks the server for BlockStats.relative_error. dtype="bfloat16"
+        marks a numpy uint16 array as bf16.
         """
         array, wire_dtype = tensors.to_wire(kv, dtype)
         header = pb.PutHeader(namespace=self._ns(namespace), key=_key(key), shape=_shape_of(array),
@@ -249,10 +254,16 @@ class Client:
         return {"backend": resp.backend, "version": resp.version, "tiers": tiers}
 
     def health(self, service: str = "", *, timeout: float | None = ...) -> str:
-        """grpc.health.v1 status: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN" or "UNKNOWN"."""
-        return self._call("Health", lambda t: self._health(service, timeout=t,
-                                                           metadata=self._metadata), timeout,
-                          retry=False)
+        """grpc.health.v1 status of `service` ("" = the whole server, or SERVICE_NAME):
+        "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN" or "UNKNOWN". Never retried."""
+        request = health_pb2.HealthCheckRequest(service=service)
+        resp = self._call("Health", lambda t: self._health.Check(request, timeout=t,
+                                                                 metadata=self._metadata),
+                          timeout, retry=False)
+        try:
+            return health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+        except ValueError:  # a status newer than these stubs
+            return f"STATUS_{resp.status}"
 
     # -- internals --------------------------------------------------------------------------
     def _ns(self, namespace: str | None) -> str:
@@ -304,17 +315,19 @@ class Client:
 
     def _call(self, method: str, fn: Callable[[float | None], Any], timeout: Any,
               retry: bool = True) -> Any:
-        t = self.timeout if timeout is ... else timeout
-        attempts = 1 + (self.retries if retry else 0)
-        for i in range(attempts):
+        """fn(seconds left) under self.retry (or once), its grpc.RpcError as a GearKVError."""
+
+        def attempt(left: float | None) -> Any:
             try:
-                return fn(t)
+                return fn(left)
             except grpc.RpcError as e:
-                err = from_rpc_error(e, method)
-                if err.code != grpc.StatusCode.UNAVAILABLE or i + 1 == attempts:
-                    raise err from None
-            time.sleep(self.backoff * (2 ** i) * (0.5 + random.random()))
-        raise AssertionError("unreachable")
+                raise from_rpc_error(e, method) from None
+
+        policy = self.retry if retry else _NO_RETRY
+        return run_with_retry(policy, self.timeout if timeout is ... else timeout, attempt)
+
+
+_NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 class _Unavailable(grpc.RpcError):

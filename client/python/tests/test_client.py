@@ -31,6 +31,15 @@ def rel_error(approx, exact):
 
 def test_health_is_serving(client):
     assert client.health() == "SERVING"
+    assert client.health(gearkv.SERVICE_NAME) == "SERVING"
+
+
+def test_presets_are_the_servers(client):
+    # The server's message for an unknown preset lists the codec's presets (PresetNames()).
+    with pytest.raises(gearkv.InvalidArgumentError) as e:
+        client.put(b"k", kv_block(), preset="no-such-preset")
+    known = e.value.details.split("known presets: ", 1)[1]
+    assert tuple(known.split(", ")) == gearkv.PRESETS
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])

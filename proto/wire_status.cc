@@ -1,14 +1,13 @@
-#include "status_util.h"
+#include "gearkv/wire_status.h"
 
 #include <string>
 
-namespace gearkv::server {
+namespace gearkv::wire {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   const int code = static_cast<int>(status.code());
-  // absl's canonical codes 1..16 are gRPC's codes; anything else (a code from a newer absl)
-  // is UNKNOWN rather than an invalid gRPC code.
+  // absl's canonical codes 1..16 are gRPC's codes.
   const grpc::StatusCode grpc_code =
       (code >= grpc::StatusCode::CANCELLED && code <= grpc::StatusCode::UNAUTHENTICATED)
           ? static_cast<grpc::StatusCode>(code)
@@ -16,4 +15,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(grpc_code, std::string(status.message()));
 }
 
-}  // namespace gearkv::server
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+}  // namespace gearkv::wire

@@ -1,16 +1,24 @@
-#include "wire_types.h"
+#include "gearkv/wire_limits.h"
 
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl_compat.h"
+#include "absl/strings/string_view.h"
 
-namespace gearkv::server {
+namespace gearkv::wire {
+namespace {
+
+// Debian's abseil has its own absl::string_view (ABSL_OPTION_USE_STD_STRING_VIEW=0).
+absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+}  // namespace
 
 absl::Status ValidateBlockKey(std::string_view ns, std::string_view key) {
-  if (key.empty()) return absl::InvalidArgumentError("key is empty (1 to 1024 bytes)");
+  if (key.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("key is empty (1 to ", kMaxKeyBytes, " bytes)"));
+  }
   if (key.size() > kMaxKeyBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("key of ", key.size(), " bytes is too long (at most ", kMaxKeyBytes, ")"));
@@ -29,25 +37,14 @@ std::string DescribeKey(std::string_view ns, std::string_view key) {
     return absl::ascii_isprint(static_cast<unsigned char>(c));
   });
   std::string out =
-      absl::StrCat("namespace \"", absl::CHexEscape(ToAbsl(ns.substr(0, kShown))), "\" key ");
+      absl::StrCat("namespace \"", absl::CHexEscape(AbslView(ns.substr(0, kShown))), "\" key ");
   if (printable) {
-    absl::StrAppend(&out, "\"", absl::CHexEscape(ToAbsl(shown)), "\"");
+    absl::StrAppend(&out, "\"", absl::CHexEscape(AbslView(shown)), "\"");
   } else {
-    absl::StrAppend(&out, "0x", absl::BytesToHexString(ToAbsl(shown)));
+    absl::StrAppend(&out, "0x", absl::BytesToHexString(AbslView(shown)));
   }
   if (key.size() > kShown) absl::StrAppend(&out, "... (", key.size(), " bytes)");
   return out;
 }
 
-v1::BlockStats MakeBlockStats(uint64_t raw_bytes, uint64_t block_bytes, uint64_t elements) {
-  v1::BlockStats stats;
-  stats.set_raw_bytes(raw_bytes);
-  stats.set_stored_bytes(block_bytes);
-  stats.set_bits_per_element(
-      elements == 0 ? 0.0 : 8.0 * static_cast<double>(block_bytes) / static_cast<double>(elements));
-  stats.set_ratio(
-      block_bytes == 0 ? 0.0 : static_cast<double>(raw_bytes) / static_cast<double>(block_bytes));
-  return stats;
-}
-
-}  // namespace gearkv::server
+}  // namespace gearkv::wire

@@ -1,8 +1,8 @@
-#include "status_util.h"
+#include "gearkv/wire_status.h"
 
 #include "gtest/gtest.h"
 
-namespace gearkv::server {
+namespace gearkv::wire {
 namespace {
 
 TEST(ToGrpcStatusTest, OkIsOk) { EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok()); }
@@ -42,6 +42,15 @@ TEST(ToGrpcStatusTest, MessageIsKeptVerbatim) {
   EXPECT_EQ(out.error_message(), "chunk of 2097152 bytes over the 1 MiB limit");
 }
 
+TEST(FromGrpcStatusTest, EveryCodeAndMessageRoundTrips) {
+  EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
+  for (int code = static_cast<int>(absl::StatusCode::kCancelled);
+       code <= static_cast<int>(absl::StatusCode::kUnauthenticated); ++code) {
+    const absl::Status in(static_cast<absl::StatusCode>(code), "why");
+    EXPECT_EQ(FromGrpcStatus(ToGrpcStatus(in)), in);
+  }
+}
+
 TEST(ToGrpcStatusTest, OutOfRangeCodeBecomesUnknown) {
   const grpc::Status out = ToGrpcStatus(absl::Status(static_cast<absl::StatusCode>(42), "odd"));
   EXPECT_EQ(out.error_code(), grpc::StatusCode::UNKNOWN);
@@ -49,4 +58,4 @@ TEST(ToGrpcStatusTest, OutOfRangeCodeBecomesUnknown) {
 }
 
 }  // namespace
-}  // namespace gearkv::server
+}  // namespace gearkv::wire
