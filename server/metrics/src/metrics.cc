@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gearkv/version.h"
 #include "process_stats.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
@@ -15,10 +16,6 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
-
-#ifndef GEARKV_VERSION
-#define GEARKV_VERSION "unknown"
-#endif
 
 namespace gearkv::metrics {
 namespace {
@@ -284,7 +281,7 @@ Metrics::Metrics(MetricsOptions options)
       .Name("gearkv_build_info")
       .Help("Always 1; the labels describe the running build.")
       .Register(r)
-      .Add({{"version", options.version.empty() ? std::string(GEARKV_VERSION) : options.version}})
+      .Add({{"version", options.version.empty() ? std::string(kVersion) : options.version}})
       .Set(1);
   process_rss_ = &prometheus::BuildGauge()
                       .Name("process_resident_memory_bytes")
