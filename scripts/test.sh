@@ -12,6 +12,10 @@
 #   7. deploy checks (promtool, docker-compose config) and a real Prometheus scraping a real
 #      server under load
 #
+# Stages 2-5 are the configure / build / test presets of CMakePresets.json (release, asan, tsan,
+# fuzz; binary dirs build/<preset>), so that `cmake --preset asan && cmake --build --preset asan
+# && ctest --preset asan` runs one of them by hand.
+#
 #   scripts/test.sh            # everything
 #   GEARKV_TEST_STAGES="build unit" scripts/test.sh   # a subset: build unit asan tsan fuzz python deploy
 set -euo pipefail
@@ -33,20 +37,18 @@ fi
 
 if has_stage build || has_stage unit; then
   step "release build"
-  cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" >/dev/null
-  ninja -C build/release -j"$jobs"
+  cmake --preset release "${cuda_args[@]}" >/dev/null
+  cmake --build --preset release -j "$jobs"
 fi
 if has_stage unit; then
   step "ctest: unit, end-to-end and GPU tests"
-  ctest --test-dir build/release --output-on-failure -j"$jobs" --timeout 600
+  ctest --preset release -j "$jobs"
 fi
 if has_stage asan; then
   step "ASan + UBSan: codec and store unit tests"
-  cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGEARKV_CUDA=OFF \
-    -DGEARKV_BUILD_SERVICE=OFF -DGEARKV_SANITIZE=address,undefined >/dev/null
-  ninja -C build/asan -j"$jobs" gearkv_codec_test gearkv_parallel_test gearkv_tensor_io_test \
-    gearkv_store_test gearkv_store_concurrency_test
-  ctest --test-dir build/asan --output-on-failure -j"$jobs" -L unit
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j "$jobs"
+  ctest --preset asan -j "$jobs"
 fi
 if has_stage tsan; then
   # The tsan-labelled tests: the codec's thread pool, the store's concurrency tests and the
@@ -54,12 +56,9 @@ if has_stage tsan; then
   # concurrently without TSan: Debian's gRPC and abseil are not built with TSan, which then
   # reports races inside gRPC.
   step "TSan: codec thread pool, store and service concurrency tests"
-  cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGEARKV_CUDA=OFF \
-    -DGEARKV_SANITIZE=thread >/dev/null
-  ninja -C build/tsan -j"$jobs" gearkv_store_concurrency_test gearkv_server_test \
-    gearkv_parallel_test
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    ctest --test-dir build/tsan --output-on-failure -j"$jobs" -L tsan
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan -j "$jobs"
+  ctest --preset tsan -j "$jobs"
 fi
 if has_stage fuzz; then
   step "libFuzzer: block parsing and decompression"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the codec benchmark (Release), 5 repetitions, and writes
 # bench/results/codec.json (Google Benchmark's JSON) and bench/results/codec.md (a table of
-# medians: GB/s of fp16 input per preset, single thread and two threads, next to memcpy).
+# medians: GB/s of fp16 input per preset, single thread and two threads, next to memcpy; its
+# notes section is kept).
 #
 #   bench/codec/run.sh [BUILD_DIR]     # default build/release
 set -euo pipefail
@@ -13,4 +14,9 @@ mkdir -p bench/results
 "$build/bench/codec/gearkv_codec_bench" --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true --benchmark_min_time=0.3 \
   --benchmark_out=bench/results/codec.json --benchmark_out_format=json
-python3 bench/codec/table.py bench/results/codec.json | tee bench/results/codec.md
+# The table, then the notes section of the previous codec.md (from "## Notes" on), kept.
+table=$(python3 bench/codec/table.py bench/results/codec.json)
+notes=$(sed -n '/^## Notes/,$p' bench/results/codec.md 2>/dev/null || true)
+{ echo "$table"; if [ -n "$notes" ]; then echo; echo "$notes"; fi; } > bench/results/codec.md.tmp
+mv bench/results/codec.md.tmp bench/results/codec.md
+cat bench/results/codec.md

@@ -72,7 +72,7 @@ time cmake --build "$BUILD" -j "$JOBS" --target gearkv_cuda_codec_test gearkv_co
 record build $?
 
 TEST="$BUILD/kernels/cuda/gearkv_cuda_codec_test"
-BENCH="$BUILD/kernels/cuda/gearkv_gpu_codec_bench"
+BENCH="$BUILD/bench/gpu/gearkv_gpu_codec_bench"
 if [ ! -x "$TEST" ] || [ ! -x "$BENCH" ]; then
   echo "the build produced no test/benchmark binaries; stopping"
   printf '%s\n' "${SUMMARY[@]}"

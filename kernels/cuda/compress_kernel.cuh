@@ -9,7 +9,7 @@
 //      outliers;
 //   4. low-rank factors of the residual (low_rank.cuh).
 // Input: the canonical tensor (CompressArgs::in). Output: every head's layout.head_bytes bytes at
-// HeadsGeometry::HeadOffset(h) of the block (format version 2: u int8, vt fp16), padding between
+// HeadsGeometry::HeadOffset(h) of the block (the current format version), padding between
 // arrays zeroed; byte-compatible with cpu/gear_head.cc (codes, scales, zeros and outliers equal;
 // factors and their scales equal to rounding).
 #ifndef GEARKV_KERNELS_CUDA_COMPRESS_KERNEL_CUH_

@@ -1,14 +1,14 @@
 // The fused GEAR decompression kernel and the element conversion of the `none` method.
 //
 // One CTA of kDecompressThreads threads rebuilds one head at a time (h = blockIdx.x, ...):
-//   1. Vt ([rank][head_dim]: fp16 in format version 1, int8 with a per-row fp16 scale in
-//      version 2; HeadLayout::factors) to fp32 in shared memory (or the CTA's scratch slice);
+//   1. vt to fp32 in shared memory (or the CTA's scratch slice);
 //   2. every octet of 8 consecutive channels of a token: unpack kBits bytes of codes,
-//      dequantize with its groups' fp16 scale and zero, add sum_j u[t][j] Vt[j][:], store 8
-//      outputs of kOut with one or two 16-byte writes;
+//      dequantize with its groups' scale and zero, add sum_j u[t][j] vt[j][:] (u read as
+//      HeadLayout::factors says), store 8 outputs of kOut with one or two 16-byte writes;
 //   3. after a barrier, one warp per pool writes that pool's outliers over their positions
 //      (offsets outside the pool are counted in status->malformed and skipped).
-// Same arithmetic and order as cpu/gear_head.cc DecompressHead.
+// The arrays are those of a head record (kernels/block_format.md). Same arithmetic and order as
+// cpu/gear_head.cc DecompressHead.
 #ifndef GEARKV_KERNELS_CUDA_DECOMPRESS_KERNEL_CUH_
 #define GEARKV_KERNELS_CUDA_DECOMPRESS_KERNEL_CUH_
 
@@ -77,7 +77,7 @@ __global__ void __launch_bounds__(kDecompressThreads)
 
     const bool int8_factors = l.factors == FactorPrecision::kInt8;
     const auto* u_scales = reinterpret_cast<const uint16_t*>(in + l.u_scales_offset);
-    const auto* vt_h = reinterpret_cast<const uint16_t*>(in + l.vt_offset);  // fp16 in v1 and v2
+    const auto* vt_h = reinterpret_cast<const uint16_t*>(in + l.vt_offset);  // always fp16
     for (uint32_t i = threadIdx.x; i < r * D; i += kDecompressThreads) {
       vt[i] = HalfBitsToFloat(vt_h[i]);
     }

@@ -61,7 +61,7 @@ cudaError_t CompressGear(const CompressArgs& a, cudaStream_t stream) {
   if (a.bits != a.g.layout[0].bits || a.g.layout[0].value_bytes != ElemBytes(a.dtype)) {
     return cudaErrorInvalidValue;
   }
-  // The kernel writes the current format's factors (u int8 with fp16 scales, vt fp16) only.
+  // The kernel writes the current format version's factors only (FactorPrecision::kInt8).
   if (a.g.layout[0].factors != FactorPrecision::kInt8) return cudaErrorInvalidValue;
   if (a.g.layout[0].rank > 0 && a.power_iterations == 0) return cudaErrorInvalidValue;
   if ((a.g.layout[0].outliers > 0 || a.g.layout[1].outliers > 0) &&

@@ -2,10 +2,10 @@
 // iteration over one head held in the CTA's workspace, the same algorithm as cpu/low_rank.h:
 //   P = start matrix (StartMatrixEntry); repeat `iterations` times:
 //     P = orth(P); Q = orth(R P); P = R^T Q
-//   where, in the last round, Q is quantized to int8 per column and replaced by its dequantized
-//   value before P = R^T Q (so that Vt is fitted to the stored U); then Vt = P^T is quantized
-//   per row. The factors are written in format version 2: int8 with an fp16 scale per vector
-//   (gear_math.h FactorScale / QuantizeFactor, as the CPU backend).
+//   where, in the last round, Q is quantized as the block stores U (FactorScale / QuantizeFactor
+//   of gear_math.h, as the CPU backend) and replaced by its dequantized value before P = R^T Q,
+//   so that Vt = P^T is fitted to the stored U. U, its scales and Vt are written as
+//   kernels/block_format.md lays out a head record.
 // orth() is Gram-Schmidt expressed through the Gram matrix: G = V^T V summed in double, its
 // Cholesky factor with the same "a vector whose norm collapses becomes zero" rule, then
 // V <- V C with C = R^-1. In exact arithmetic this is the CPU's modified Gram-Schmidt; the
@@ -207,8 +207,8 @@ __device__ inline void QuantizeFactorColumns(float* v, uint32_t n, uint32_t ld, 
   __syncthreads();
 }
 
-// Fits U (int8 [tokens][rank] at u, fp16 scales [rank] at u_scales) and Vt (fp16
-// [rank][head_dim] at vt) to the residual in b.x. Every thread of the CTA calls it; it ends with
+// Fits the factors to the residual in b.x and writes them to the head record's u, u scales
+// and vt arrays (at u, u_scales, vt). Every thread of the CTA calls it; it ends with
 // a barrier.
 __device__ inline void FitLowRank(const LowRankBuffers& b, uint32_t T, uint32_t D, uint32_t r,
                                   uint32_t iterations, uint32_t seed, uint64_t head_index,

@@ -1,5 +1,6 @@
-// The serialized block: layout arithmetic, header writing, and the bounds-checked parser.
-// The byte-level format is documented in kernels/block_format.md.
+// The serialized block: its constants, layout arithmetic, header writing and the bounds-checked
+// parser. The format itself (every field, array and version) is kernels/block_format.md; this
+// header and gear_math.h's MakeHeadLayout implement it and do not restate it.
 #ifndef GEARKV_KERNELS_BLOCK_FORMAT_H_
 #define GEARKV_KERNELS_BLOCK_FORMAT_H_
 
@@ -13,8 +14,8 @@
 namespace gearkv::internal {
 
 inline constexpr char kBlockMagic[4] = {'G', 'K', 'V', 'B'};
-// The version Compress writes. ParseBlock also reads kOldestFormatVersion .. kFormatVersion:
-// version 1 stores the low-rank factor u in fp16, version 2 in int8 with fp16 column scales.
+// The version Compress writes; ParseBlock reads kOldestFormatVersion .. kFormatVersion
+// (block_format.md, Versioning).
 inline constexpr uint16_t kFormatVersion = 2;
 inline constexpr uint16_t kOldestFormatVersion = 1;
 inline constexpr uint64_t kHeaderBytes = 64;

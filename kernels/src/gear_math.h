@@ -1,5 +1,5 @@
-// Per-element GEAR math and the per-head layout of a GEAR section, shared by the CPU and CUDA
-// backends (functions are __host__ __device__ under nvcc), so that the CPU tests cover them.
+// Per-element GEAR math and the layout of a head record (block_format.md), shared by the CPU and
+// CUDA backends (functions are __host__ __device__ under nvcc), so that the CPU tests cover them.
 //
 // Everything here is pure arithmetic on plain types: no allocation, no I/O, no absl.
 #ifndef GEARKV_KERNELS_GEAR_MATH_H_
@@ -63,9 +63,8 @@ GEARKV_HD float RoundToHalfValue(float x) {
   return ldexpf(steps, step);
 }
 
-// The low-rank factor u in format version 2: int8 entries, symmetric, with one fp16 scale per
-// column: x ~ q * scale, q in [-kFactorMaxQ, kFactorMaxQ]. (vt stays fp16: it is fitted to the
-// stored u, which makes up for u's rounding, while rounding vt to int8 would go uncorrected.)
+// The int8 quantization of the low-rank factor u (FactorPrecision::kInt8; block_format.md):
+// x ~ q * scale, q in [-kFactorMaxQ, kFactorMaxQ], one scale per column.
 inline constexpr float kFactorMaxQ = 127.0f;
 
 // The scale of a factor column whose largest magnitude is max_abs: fp16(max_abs / 127), at most
@@ -128,24 +127,13 @@ GEARKV_HD uint32_t OutliersPerSide(double outlier_ratio, uint32_t pool_size, uin
   return static_cast<uint32_t>(k < pool_size / 2 ? k : pool_size / 2);
 }
 
-// How a head's low-rank factor u is stored: fp16 entries (format version 1), or int8 entries with
-// an fp16 scale per column (version 2). vt is fp16 in both.
+// How a head's low-rank factor u is stored: kFp16 in format version 1, kInt8 (with the u scales
+// array) in version 2 (block_format.md, Versioning).
 enum class FactorPrecision : uint8_t { kFp16 = 0, kInt8 = 1 };
 
-// Geometry of one head (a tokens x head_dim matrix) of one kind, and where each of its arrays
-// lies inside the head's part of a GEAR section. All offsets are relative to the head's start
-// and aligned to kArrayAlignment. The arrays:
-//   codes   packed rows: row t holds head_dim codes, LSB-first, `bits` bits each
-//   scales  fp16 [groups]: keys [token_group][channel], values [token][channel_group]
-//   zeros   fp16 [groups]: the groups' minima, same indexing
-//   outlier_offsets  u16 [outliers]: position inside its pool (keys: token; values:
-//                    (token - first token of the pool) * head_dim + channel)
-//   outlier_values   tensor dtype [outliers]: the exact values
-//   u       [tokens][rank]      low-rank factor: L = u * vt; fp16 (FactorPrecision::kFp16) or
-//                               int8 (kInt8: u[t][j] ~ q * u_scales[j])
-//   u_scales  fp16 [rank]       kInt8 only (empty for kFp16): per column of u
-//   vt      fp16 [rank][head_dim]
-// Outliers are stored pool by pool (pools in order), ascending offset inside a pool.
+// Geometry of one head (a tokens x head_dim matrix) of one kind, and the offsets of the arrays
+// of its head record (kernels/block_format.md, Sections), relative to the head's start.
+// MakeHeadLayout is the one computation of that layout, for every backend.
 struct HeadLayout {
   Kind kind = Kind::kKeys;
   uint32_t tokens = 0, head_dim = 0, bits = 0, group_size = 0, rank = 0;

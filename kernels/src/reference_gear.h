@@ -1,8 +1,8 @@
 // A plain float64 implementation of GEAR on one head, written for clarity, not speed: the
 // yardstick the codec's tests compare the fast backends against. Same definition as the codec
-// (pools, OutliersPerSide, fp16 scales and zeros, seeded subspace iteration, u in int8 with
-// fp16 column scales and vt in fp16 as in format version 2), but full sorts, double arithmetic
-// everywhere and Gram-Schmidt in double.
+// (pools, OutliersPerSide, seeded subspace iteration, and every part rounded as the current
+// format version stores it: block_format.md), but full sorts, double arithmetic everywhere and
+// Gram-Schmidt in double.
 #ifndef GEARKV_KERNELS_REFERENCE_GEAR_H_
 #define GEARKV_KERNELS_REFERENCE_GEAR_H_
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl_compat.h"
 #include "gearkv/status_macros.h"
+#include "gearkv/version.h"
 #include "gearkv/wire_limits.h"
 #include "get_reactor.h"
 #include "put_reactor.h"
@@ -121,7 +122,7 @@ grpc::ServerUnaryReactor* KvCacheService::Stats(grpc::CallbackServerContext* con
       out->set_expirations(tier.expirations);
     }
     response->set_backend(std::string(BackendName(core_.codec->backend())));
-    response->set_version(GEARKV_VERSION);
+    response->set_version(kVersion);
     return absl::OkStatus();
   });
 }

@@ -4,15 +4,15 @@
 // GEAR, per (layer, K|V) matrix and per KV head (a tokens x head_dim matrix X):
 //   1. sparse outliers S: in every pool (keys: one channel over all tokens; values: 8
 //      consecutive tokens over all channels) the k largest and k smallest entries, with k
-//      spread over the pools so that a fraction s of the head is kept, stored exactly (in the
-//      tensor's dtype, with a 16-bit offset inside the pool);
-//   2. quantization D of the rest to `bits` bits, asymmetric min-max per group with fp16 scale
-//      and minimum: keys per channel over groups of `group_size` tokens, values per token over
-//      groups of `group_size` channels (the KIVI backbone); outliers don't widen any group;
+//      spread over the pools so that a fraction s of the head is kept exactly;
+//   2. quantization D of the rest to `bits` bits, asymmetric min-max per group: keys per
+//      channel over groups of `group_size` tokens, values per token over groups of
+//      `group_size` channels (the KIVI backbone); outliers don't widen any group;
 //   3. low-rank L of the residual X - S - D, rank `rank`, by a subspace iteration seeded from
-//      `seed` (`power_iterations` rounds); the factors are stored in fp16;
+//      `seed` (`power_iterations` rounds);
 //   4. decompression: X^ = D + L, with the outliers of S written over their positions.
-// The `none` method stores the tensor as sent (lossless).
+// The `none` method stores the tensor as sent (lossless). How each part is stored, and which
+// format versions are read: kernels/block_format.md.
 //
 // Compression is deterministic: the same input, spec and format version give the same bytes on
 // a given backend whatever the thread count. Blocks from any backend decompress on any other

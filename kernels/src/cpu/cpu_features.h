@@ -2,12 +2,10 @@
 //
 // The library is compiled for x86-64-v3 (AVX2, FMA, F16C). Where GCC builds it for x86-64, two
 // kernels also have an AVX-512 variant that is picked at run time on a CPU that has AVX-512
-// F/BW/DQ/VL: the decoding kernel (DecodeHead, most of decompression; 512-bit vectors) and the
-// products of the subspace iteration (FitLowRank, 40% of GEAR compression; the same 256-bit
-// instructions with AVX-512VL's 32 registers, which hold twice the accumulators). Both variants
-// give the same bits, so a block's bytes and a tensor's decoding never depend on the machine.
-// (A 512-bit R^T * Q was tried: its FMAs ran faster, but compression as a whole lost 5%, the
-// rest of it slowed down around the wide instructions.)
+// F/BW/DQ/VL: the decoding kernel (DecodeHead; 512-bit vectors) and the products of the
+// subspace iteration (FitLowRank; the same 256-bit instructions with AVX-512VL's 32 registers,
+// which hold twice the accumulators). Both variants give the same bits, so a block's bytes and
+// a tensor's decoding never depend on the machine.
 #ifndef GEARKV_KERNELS_CPU_CPU_FEATURES_H_
 #define GEARKV_KERNELS_CPU_CPU_FEATURES_H_
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/decode_head.h"
 #include "cpu/dtype_convert.h"
 #include "cpu/low_rank.h"
 #include "cpu/outliers.h"

@@ -6,14 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "families.h"
+#include "gearkv/version.h"
 #include "process_stats.h"
 #include "prometheus/collectable.h"
 #include "prometheus/exposer.h"
 #include "prometheus/text_serializer.h"
-
-#ifndef GEARKV_VERSION
-#define GEARKV_VERSION "unknown"
-#endif
 
 namespace gearkv::metrics {
 namespace {
@@ -41,7 +38,7 @@ struct Metrics::Families {
         pools(internal::BuildWorkerPoolFamilies(registry, options.pools)),
         store(internal::BuildStoreFamilies(registry)),
         process(internal::BuildProcessFamilies(
-            registry, options.version.empty() ? std::string(GEARKV_VERSION) : options.version)) {}
+            registry, options.version.empty() ? std::string(kVersion) : options.version)) {}
 
   const internal::PresetChildren& PresetFor(std::string_view preset) const {
     auto it = presets.find(AbslView(preset));
