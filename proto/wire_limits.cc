@@ -6,12 +6,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "gearkv/base/strings.h"
 
 namespace gearkv::wire {
 namespace {
 
 // Debian's abseil has its own absl::string_view (ABSL_OPTION_USE_STD_STRING_VIEW=0).
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 }  // namespace
 
@@ -37,11 +37,11 @@ std::string DescribeKey(std::string_view ns, std::string_view key) {
     return absl::ascii_isprint(static_cast<unsigned char>(c));
   });
   std::string out =
-      absl::StrCat("namespace \"", absl::CHexEscape(AbslView(ns.substr(0, kShown))), "\" key ");
+      absl::StrCat("namespace \"", absl::CHexEscape(ToAbsl(ns.substr(0, kShown))), "\" key ");
   if (printable) {
-    absl::StrAppend(&out, "\"", absl::CHexEscape(AbslView(shown)), "\"");
+    absl::StrAppend(&out, "\"", absl::CHexEscape(ToAbsl(shown)), "\"");
   } else {
-    absl::StrAppend(&out, "0x", absl::BytesToHexString(AbslView(shown)));
+    absl::StrAppend(&out, "0x", absl::BytesToHexString(ToAbsl(shown)));
   }
   if (key.size() > kShown) absl::StrAppend(&out, "... (", key.size(), " bytes)");
   return out;

@@ -2,7 +2,8 @@
 # Runs every gearkv test on a Debian 12 machine, set-up included (the README's test command and
 # what CI runs):
 #   1. system packages (scripts/install-deps.sh)
-#   2. Release build of everything (the CUDA backend too when nvcc works, one architecture)
+#   2. a check that the service name and the chunk limit are stated once, then a Release
+#      build of everything (the CUDA backend too when nvcc works, one architecture)
 #      and ctest: unit, end-to-end (real gearkv-server processes on loopback), GPU tests (they
 #      skip, saying why, without a GPU)
 #   3. ASan + UBSan build of the codec (thread pool included) and store unit tests
@@ -36,6 +37,8 @@ if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
 fi
 
 if has_stage build || has_stage unit; then
+  step "the wire contract's facts stated once"
+  scripts/check-single-source.sh
   step "release build"
   cmake --preset release "${cuda_args[@]}" >/dev/null
   cmake --build --preset release -j "$jobs"

@@ -8,13 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "commands.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace gearkv::cli {
 namespace {
-
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 struct LookupFlags {
   std::string ns;
@@ -75,13 +74,15 @@ absl::Status RunStats(const GlobalFlags& global, bool json) {
     std::cout << j.dump(2) << "\n";
     return absl::OkStatus();
   }
-  std::cout << absl::StrFormat("gearkv %s, backend %s\n", Sv(stats.version), Sv(stats.backend));
+  std::cout << absl::StrFormat("gearkv %s, backend %s\n", ToAbsl(stats.version),
+                               ToAbsl(stats.backend));
   std::cout << absl::StrFormat("%-8s %10s %12s %12s %10s %10s %10s %10s\n", "tier", "blocks",
                                "bytes", "capacity", "hits", "misses", "evictions", "expired");
   for (const auto& t : stats.tiers) {
-    std::cout << absl::StrFormat("%-8s %10d %12s %12s %10d %10d %10d %10d\n", Sv(t.tier), t.blocks,
-                                 Sv(FormatBytes(t.bytes)), Sv(FormatBytes(t.capacity_bytes)),
-                                 t.hits, t.misses, t.evictions, t.expirations);
+    std::cout << absl::StrFormat("%-8s %10d %12s %12s %10d %10d %10d %10d\n", ToAbsl(t.tier),
+                                 t.blocks, ToAbsl(FormatBytes(t.bytes)),
+                                 ToAbsl(FormatBytes(t.capacity_bytes)), t.hits, t.misses,
+                                 t.evictions, t.expirations);
   }
   return absl::OkStatus();
 }

@@ -8,13 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "random_tensor.h"
 
 namespace gearkv::cli {
 namespace {
-
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 enum class Op { kPut, kGet };
 
@@ -213,9 +212,10 @@ std::string FormatBenchReport(const BenchReport& r) {
   std::string out = absl::StrFormat(
       "gearkv bench: %d client(s), block %s %s (%.2f MiB raw), preset %s -> %.2f MiB stored "
       "(ratio %.2fx), backend %s, get %s%s\n",
-      c.clients, Sv(DTypeName(c.dtype)), Sv(c.shape.DebugString()), r.block_raw_bytes / 1048576.0,
-      r.preset.empty() ? "(custom)" : r.preset, r.block_stored_bytes / 1048576.0, r.ratio,
-      r.backend, c.get_encoding == GetEncoding::kRaw ? "raw" : "compressed",
+      c.clients, ToAbsl(DTypeName(c.dtype)), ToAbsl(c.shape.DebugString()),
+      r.block_raw_bytes / 1048576.0, r.preset.empty() ? "(custom)" : r.preset,
+      r.block_stored_bytes / 1048576.0, r.ratio, r.backend,
+      c.get_encoding == GetEncoding::kRaw ? "raw" : "compressed",
       !GetsIntoBuffer(c) ? " (not decompressed)" : " into a reused buffer per client");
   if (r.tokens_per_gib > 0) {
     out += absl::StrFormat("server memory per block %.2f MiB -> %.0f tokens per GiB\n",

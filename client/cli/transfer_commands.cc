@@ -9,13 +9,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "commands.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/tensor_file.h"
 
 namespace gearkv::cli {
 namespace {
-
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 struct PutFlags {
   std::string file;
@@ -46,11 +45,12 @@ absl::Status RunPut(const GlobalFlags& global, const PutFlags& flags) {
   GEARKV_ASSIGN_OR_RETURN(PutResult result, client->Put(flags.ns, key, *view, options));
   std::cout << absl::StrFormat(
       "stored %s/%s: %s %s, %s -> %s (ratio %.2fx, %.3f bits/element), %s, backend %s",
-      Sv(flags.ns), Sv(DisplayKey(key)), Sv(DTypeName(view->dtype)), Sv(view->shape.DebugString()),
-      Sv(FormatBytes(result.cost.raw_bytes)), Sv(FormatBytes(result.cost.stored_bytes)),
-      result.cost.ratio, result.cost.bits_per_element,
-      result.preset.empty() ? Sv(result.spec.DebugString()) : Sv(result.preset),
-      Sv(result.backend));
+      ToAbsl(flags.ns), ToAbsl(DisplayKey(key)), ToAbsl(DTypeName(view->dtype)),
+      ToAbsl(view->shape.DebugString()), ToAbsl(FormatBytes(result.cost.raw_bytes)),
+      ToAbsl(FormatBytes(result.cost.stored_bytes)), result.cost.ratio,
+      result.cost.bits_per_element,
+      result.preset.empty() ? ToAbsl(result.spec.DebugString()) : ToAbsl(result.preset),
+      ToAbsl(result.backend));
   if (result.cost.relative_error) {
     std::cout << absl::StrFormat(", relative error %.4f", *result.cost.relative_error);
   }
@@ -116,10 +116,10 @@ absl::Status RunGet(const GlobalFlags& global, const GetFlags& flags) {
       {"gearkv.stored_dtype", std::string(DTypeName(got.stored_dtype))}};
   GEARKV_RETURN_IF_ERROR(WriteTensorFile(flags.output, got.tensor, flags.tensor_name, metadata));
   std::cout << absl::StrFormat(
-      "wrote %s: %s %s (%s on the wire, %s; stored as %s, ratio %.2fx)\n", Sv(flags.output),
-      Sv(DTypeName(got.tensor.dtype)), Sv(got.shape.DebugString()), Sv(FormatBytes(got.wire_bytes)),
-      got.encoding == GetEncoding::kRaw ? "raw" : "compressed",
-      got.preset.empty() ? Sv(got.spec.DebugString()) : Sv(got.preset), got.cost.ratio);
+      "wrote %s: %s %s (%s on the wire, %s; stored as %s, ratio %.2fx)\n", ToAbsl(flags.output),
+      ToAbsl(DTypeName(got.tensor.dtype)), ToAbsl(got.shape.DebugString()),
+      ToAbsl(FormatBytes(got.wire_bytes)), got.encoding == GetEncoding::kRaw ? "raw" : "compressed",
+      got.preset.empty() ? ToAbsl(got.spec.DebugString()) : ToAbsl(got.preset), got.cost.ratio);
   return absl::OkStatus();
 }
 

@@ -17,7 +17,7 @@ std::shared_ptr<char[]> BufferPool::Take(uint64_t bytes) {
   char* buffer = nullptr;
   uint64_t capacity = bytes;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (auto it = idle_.lower_bound(bytes); it != idle_.end() && it->first / 2 <= bytes) {
       capacity = it->first;
       buffer = it->second;
@@ -33,7 +33,7 @@ std::shared_ptr<char[]> BufferPool::Take(uint64_t bytes) {
 void BufferPool::Return(char* buffer, uint64_t capacity) {
   std::vector<char*> dropped;  // freed outside the lock (large frees are munmap calls)
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (capacity > max_cached_bytes_) {
       dropped.push_back(buffer);
     } else {
@@ -51,12 +51,12 @@ void BufferPool::Return(char* buffer, uint64_t capacity) {
 }
 
 uint64_t BufferPool::cached_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return cached_bytes_;
 }
 
 uint64_t BufferPool::cached_buffers() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return idle_.size();
 }
 

@@ -5,15 +5,16 @@
 //
 // Thread-safety: every method may be called from any thread; a buffer goes back to the pool
 // when its last shared_ptr is dropped, on whichever thread that happens (the pool lives until
-// then: each buffer holds a reference to it). (std::mutex rather than absl::Mutex, as in
-// worker_pool.h: Debian's abseil is not built with TSan, which would not see its locking.)
+// then: each buffer holds a reference to it).
 #ifndef GEARKV_SERVER_SRC_BUFFER_POOL_H_
 #define GEARKV_SERVER_SRC_BUFFER_POOL_H_
 
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "gearkv/base/mutex.h"
 
 namespace gearkv::server {
 
@@ -37,9 +38,9 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   void Return(char* buffer, uint64_t capacity);
 
   const uint64_t max_cached_bytes_;
-  mutable std::mutex mu_;
-  std::multimap<uint64_t, char*> idle_;  // capacity -> buffer; guarded by mu_
-  uint64_t cached_bytes_ = 0;            // guarded by mu_
+  mutable Mutex mu_;
+  std::multimap<uint64_t, char*> idle_ ABSL_GUARDED_BY(mu_);  // capacity -> buffer
+  uint64_t cached_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace gearkv::server

@@ -5,7 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
-#include "absl_compat.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/server/config_flags.h"
 #include "gtest/gtest.h"
 

@@ -44,10 +44,8 @@ void MetricsObserver::OnRpcDone(const RpcRecord& record) {
 
 void MetricsObserver::OnCodecDone(const CodecRecord& record) {
   if (!record.ok) return;
-  metrics_.ObserveCodec(
-      BackendName(record.backend),
-      record.op == CodecOp::kCompress ? metrics::CodecOp::kCompress : metrics::CodecOp::kDecompress,
-      absl::ToDoubleSeconds(record.duration), record.raw_bytes);
+  metrics_.ObserveCodec(BackendName(record.backend), record.op,
+                        absl::ToDoubleSeconds(record.duration), record.raw_bytes);
 }
 
 void MetricsObserver::OnPoolRejected(std::string_view pool) { metrics_.ObservePoolRejected(pool); }

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl_compat.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/v1/kv_cache.grpc.pb.h"
 #include "kv_cache_service.h"

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl_compat.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/wire_status.h"
 
 namespace gearkv::server {

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl_compat.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/wire.h"
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "absl_compat.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/wire.h"
 #include "gtest/gtest.h"
 

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl_compat.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/server/config_flags.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/store/disk_store.h"

@@ -25,26 +25,27 @@ bool WorkerPool::Full() const {
 }
 
 absl::Status WorkerPool::TrySubmit(std::function<void()> task) {
-  std::unique_lock lock(mu_);
-  if (stopping_) return absl::UnavailableError(absl::StrCat(name_, " pool is shutting down"));
-  if (Full()) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(name_, " pool saturated: ", threads_.size(), " threads busy and ",
-                     queue_depth_, " tasks queued (the queue depth); retry later"));
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError(absl::StrCat(name_, " pool is shutting down"));
+    if (Full()) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(name_, " pool saturated: ", threads_.size(), " threads busy and ",
+                       queue_depth_, " tasks queued (the queue depth); retry later"));
+    }
+    queue_.push_back(std::move(task));
   }
-  queue_.push_back(std::move(task));
-  lock.unlock();
-  work_available_.notify_one();
+  work_available_.Signal();
   return absl::OkStatus();
 }
 
 bool WorkerPool::Saturated() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return stopping_ || Full();
 }
 
 size_t WorkerPool::queued() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return queue_.size();
 }
 
@@ -52,26 +53,26 @@ void WorkerPool::RunWorker() {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock lock(mu_);
-      work_available_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(&mu_);
+      while (!stopping_ && queue_.empty()) work_available_.Wait(&mu_);
       if (queue_.empty()) return;  // stopping, and nothing left to run
       task = std::move(queue_.front());
       queue_.pop_front();
       ++busy_;
     }
     task();
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     --busy_;
   }
 }
 
 void WorkerPool::Shutdown() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  work_available_.notify_all();
-  std::lock_guard join_lock(join_mu_);
+  work_available_.SignalAll();
+  MutexLock join_lock(&join_mu_);
   for (std::thread& thread : threads_) {
     if (thread.joinable()) thread.join();
   }

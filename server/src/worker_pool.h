@@ -3,22 +3,20 @@
 // queueing without bound. The service runs every compression, decompression and store access
 // here, never on gRPC's threads.
 //
-// Thread-safety: every method may be called from any thread. Tasks must not throw. (std::mutex
-// rather than absl::Mutex: Debian's abseil is not built with TSan, so TSan would not see
-// absl::Mutex's happens-before edges; pthread-based locks it intercepts.)
+// Thread-safety: every method may be called from any thread. Tasks must not throw.
 #ifndef GEARKV_SERVER_SRC_WORKER_POOL_H_
 #define GEARKV_SERVER_SRC_WORKER_POOL_H_
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "gearkv/base/mutex.h"
 
 namespace gearkv::server {
 
@@ -51,17 +49,17 @@ class WorkerPool {
 
  private:
   void RunWorker();
-  bool Full() const;  // mu_ held
+  bool Full() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string name_;
   const int queue_depth_;
-  mutable std::mutex mu_;
-  std::condition_variable work_available_;   // queue_ not empty, or stopping_
-  std::deque<std::function<void()>> queue_;  // guarded by mu_
-  int busy_ = 0;                             // threads running a task; guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
-  std::vector<std::thread> threads_;
-  std::mutex join_mu_;  // serialises Shutdown's join
+  mutable Mutex mu_;
+  CondVar work_available_;  // queue_ not empty, or stopping_
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;  // threads running a task
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;  // fixed after construction; joined under join_mu_
+  Mutex join_mu_;                     // serialises Shutdown's join
 };
 
 }  // namespace gearkv::server

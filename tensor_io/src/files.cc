@@ -13,19 +13,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/tensor_file.h"
 #include "internal.h"
 
 namespace gearkv {
 
-using tensor_io_internal::Sv;
-
 absl::StatusOr<TensorFileFormat> TensorFileFormatOf(std::string_view path) {
   if (path.ends_with(".npy")) return TensorFileFormat::kNpy;
   if (path.ends_with(".safetensors")) return TensorFileFormat::kSafetensors;
   return absl::InvalidArgumentError(absl::StrCat(
-      "'", Sv(path), "': unknown tensor file extension (expected .npy or .safetensors)"));
+      "'", ToAbsl(path), "': unknown tensor file extension (expected .npy or .safetensors)"));
 }
 
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
@@ -68,7 +67,7 @@ absl::Status WriteFileBytesAtomically(const std::string& path, std::string_view 
 absl::StatusOr<Tensor> ReadTensorFile(const std::string& path, std::string_view tensor_name) {
   GEARKV_ASSIGN_OR_RETURN(TensorFileFormat format, TensorFileFormatOf(path));
   if (format == TensorFileFormat::kNpy && !tensor_name.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": a tensor name ('", Sv(tensor_name),
+    return absl::InvalidArgumentError(absl::StrCat(path, ": a tensor name ('", ToAbsl(tensor_name),
                                                    "') applies to .safetensors only"));
   }
   GEARKV_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(path));
@@ -94,7 +93,7 @@ absl::StatusOr<Tensor> ReadTensorFile(const std::string& path, std::string_view 
                                                    " tensors; pick one of [",
                                                    absl::StrJoin(names, ", "), "]"));
   }
-  return absl::InvalidArgumentError(absl::StrCat(path, ": no tensor '", Sv(tensor_name),
+  return absl::InvalidArgumentError(absl::StrCat(path, ": no tensor '", ToAbsl(tensor_name),
                                                  "'; it holds [", absl::StrJoin(names, ", "), "]"));
 }
 

@@ -12,12 +12,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/tensor_file.h"
 
 namespace gearkv::tensor_io_internal {
 
 // Debian's abseil keeps its own string_view type (ABSL_OPTION_USE_STD_STRING_VIEW is 0).
-inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // Tensors of more dimensions than this are refused.
 inline constexpr size_t kMaxRank = 16;

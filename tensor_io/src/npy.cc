@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/tensor_file.h"
 #include "internal.h"
@@ -19,7 +20,6 @@ using tensor_io_internal::CheckDataSize;
 using tensor_io_internal::CheckedElements;
 using tensor_io_internal::kMaxRank;
 using tensor_io_internal::ReadLe;
-using tensor_io_internal::Sv;
 
 constexpr std::string_view kNpyMagic = "\x93NUMPY";
 // Refuse headers larger than this (NumPy itself refuses > 10 KB without allow_pickle; we allow
@@ -78,8 +78,8 @@ class NpyHeaderParser {
     }
   }
   absl::Status Error(std::string_view what) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat("npy header: ", Sv(what), " at offset ", pos_, " of '", Sv(text_), "'"));
+    return absl::InvalidArgumentError(absl::StrCat("npy header: ", ToAbsl(what), " at offset ",
+                                                   pos_, " of '", ToAbsl(text_), "'"));
   }
   absl::Status Expect(char c) {
     if (Peek() != c) return Error(absl::StrCat("expected '", std::string(1, c), "'"));
@@ -121,7 +121,7 @@ class NpyHeaderParser {
       }
       // A trailing 'L' (Python 2 longs) is accepted for old files.
       uint64_t d = 0;
-      if (start == pos_ || !absl::SimpleAtoi(Sv(text_.substr(start, pos_ - start)), &d)) {
+      if (start == pos_ || !absl::SimpleAtoi(ToAbsl(text_.substr(start, pos_ - start)), &d)) {
         return Error("expected a non-negative dimension");
       }
       if (Peek() == 'L') ++pos_;
@@ -146,11 +146,12 @@ absl::StatusOr<DType> NpyDescrToDType(std::string_view descr) {
     if (descr.substr(1) == "f4") return DType::kFloat32;
   }
   if (!descr.empty() && descr[0] == '>') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("npy dtype '", Sv(descr), "' is big-endian; only little-endian is supported"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "npy dtype '", ToAbsl(descr), "' is big-endian; only little-endian is supported"));
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "npy dtype '", Sv(descr), "' is not supported (expected '<f2' float16 or '<f4' float32)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("npy dtype '", ToAbsl(descr),
+                   "' is not supported (expected '<f2' float16 or '<f4' float32)"));
 }
 
 }  // namespace
@@ -222,8 +223,8 @@ absl::StatusOr<std::string> SerializeNpy(const Tensor& tensor) {
   GEARKV_RETURN_IF_ERROR(CheckDataSize(tensor));
   std::string shape = absl::StrJoin(tensor.dims, ", ");
   if (tensor.dims.size() == 1) shape += ",";
-  std::string dict = absl::StrCat("{'descr': '", Sv(descr), "', 'fortran_order': False, 'shape': (",
-                                  shape, "), }");
+  std::string dict = absl::StrCat("{'descr': '", ToAbsl(descr),
+                                  "', 'fortran_order': False, 'shape': (", shape, "), }");
   // Pad with spaces so that magic + version + length + dict + '\n' is a multiple of 64.
   size_t len_width = 2;
   size_t total = 8 + len_width + dict.size() + 1;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/tensor_file.h"
 #include "internal.h"
@@ -20,7 +21,6 @@ using tensor_io_internal::AppendLe;
 using tensor_io_internal::CheckDataSize;
 using tensor_io_internal::CheckedElements;
 using tensor_io_internal::ReadLe;
-using tensor_io_internal::Sv;
 
 constexpr uint64_t kMaxSafetensorsHeaderBytes = 100 << 20;
 
@@ -29,7 +29,7 @@ absl::StatusOr<DType> SafetensorsDType(std::string_view name) {
   if (name == "BF16") return DType::kBFloat16;
   if (name == "F32") return DType::kFloat32;
   return absl::InvalidArgumentError(
-      absl::StrCat("safetensors dtype '", Sv(name), "' is not supported (F16, BF16, F32)"));
+      absl::StrCat("safetensors dtype '", ToAbsl(name), "' is not supported (F16, BF16, F32)"));
 }
 
 std::string_view SafetensorsDTypeName(DType dtype) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/tensor_file.h"
 #include "internal.h"
@@ -40,8 +41,6 @@ absl::Status CheckDataSize(const Tensor& tensor) {
 
 }  // namespace tensor_io_internal
 
-using tensor_io_internal::Sv;
-
 uint64_t Tensor::NumElements() const {
   uint64_t n = 1;
   for (uint64_t d : dims) n *= d;
@@ -49,7 +48,7 @@ uint64_t Tensor::NumElements() const {
 }
 
 std::string Tensor::DebugString() const {
-  return absl::StrCat(Sv(DTypeName(dtype)), "[", absl::StrJoin(dims, ", "), "]");
+  return absl::StrCat(ToAbsl(DTypeName(dtype)), "[", absl::StrJoin(dims, ", "), "]");
 }
 
 Tensor MakeKvTensor(const TensorShape& shape, DType dtype) {

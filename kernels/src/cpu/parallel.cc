@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "gearkv/base/mutex.h"
 
 namespace gearkv::internal {
 namespace {
@@ -26,10 +27,10 @@ class HelperThreads {
   // Runs `task` on a helper thread as soon as one is free.
   void Submit(std::function<void()> task) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       queue_.push_back(std::move(task));
     }
-    ready_.notify_one();
+    ready_.Signal();
   }
 
  private:
@@ -41,8 +42,8 @@ class HelperThreads {
     for (;;) {
       std::function<void()> task;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        ready_.wait(lock, [this] { return !queue_.empty(); });
+        MutexLock lock(&mu_);
+        while (queue_.empty()) ready_.Wait(&mu_);
         task = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -50,9 +51,9 @@ class HelperThreads {
     }
   }
 
-  std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> queue_;
+  Mutex mu_;
+  CondVar ready_;  // queue_ not empty
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
 };
 
 // One ParallelFor call, shared with the helpers it asked for. A helper that starts after every

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "families.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/version.h"
 #include "process_stats.h"
 #include "prometheus/collectable.h"
@@ -16,7 +17,6 @@ namespace gearkv::metrics {
 namespace {
 
 // Debian's abseil is built with its own string_view type, distinct from std::string_view.
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // Adds the increase of a running total to `counter`. A total that went down means the tier
 // restarted from zero: its whole new value is the increase.
@@ -41,8 +41,8 @@ struct Metrics::Families {
             registry, options.version.empty() ? std::string(kVersion) : options.version)) {}
 
   const internal::PresetChildren& PresetFor(std::string_view preset) const {
-    auto it = presets.find(AbslView(preset));
-    if (it == presets.end()) it = presets.find(AbslView(internal::kOtherPreset));
+    auto it = presets.find(ToAbsl(preset));
+    if (it == presets.end()) it = presets.find(ToAbsl(internal::kOtherPreset));
     return it->second;
   }
 
@@ -73,7 +73,7 @@ Metrics::Metrics(MetricsOptions options)
           std::make_shared<prometheus::Registry>(prometheus::Registry::InsertBehavior::Throw)),
       families_(std::make_unique<const Families>(*registry_, options)) {
   {
-    absl::MutexLock lock(&refresh_mu_);
+    MutexLock lock(&refresh_mu_);
     for (const std::string& tier : options.tiers) TierChildrenFor(tier);
     RefreshProcess();
   }
@@ -127,7 +127,7 @@ void Metrics::ObservePut(std::string_view preset, uint64_t raw_bytes, uint64_t s
 
 void Metrics::ObserveCodec(std::string_view backend, CodecOp op, double seconds,
                            uint64_t raw_bytes) {
-  auto it = families_->codec.find(AbslView(backend));
+  auto it = families_->codec.find(ToAbsl(backend));
   if (it == families_->codec.end()) return;
   const internal::CodecChildren& c = it->second[static_cast<int>(op)];
   c.seconds->Observe(seconds);
@@ -146,7 +146,7 @@ void Metrics::SetWorkerPoolSize(int64_t workers, int64_t queue_capacity) {
 }
 
 void Metrics::ObservePoolRejected(std::string_view pool) {
-  auto it = families_->pools.rejected.find(AbslView(pool));
+  auto it = families_->pools.rejected.find(ToAbsl(pool));
   if (it != families_->pools.rejected.end()) it->second->Increment();
 }
 
@@ -154,7 +154,7 @@ void Metrics::ObservePoolRejected(std::string_view pool) {
 
 void Metrics::SetTierStatsSource(std::function<std::vector<TierSample>()> source) {
   {
-    absl::MutexLock lock(&refresh_mu_);
+    MutexLock lock(&refresh_mu_);
     tier_source_ = std::move(source);
   }
   RefreshTiers();
@@ -167,7 +167,7 @@ internal::TierChildren& Metrics::TierChildrenFor(const std::string& tier) {
 }
 
 void Metrics::RefreshTiers() {
-  absl::MutexLock lock(&refresh_mu_);
+  MutexLock lock(&refresh_mu_);
   if (!tier_source_) return;
   for (const TierSample& sample : tier_source_()) {
     internal::TierChildren& t = TierChildrenFor(sample.tier);
@@ -198,7 +198,7 @@ void Metrics::RefreshProcess() {
 
 void Metrics::Refresh() {
   RefreshTiers();
-  absl::MutexLock lock(&refresh_mu_);
+  MutexLock lock(&refresh_mu_);
   RefreshProcess();
 }
 

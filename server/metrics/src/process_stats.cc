@@ -13,12 +13,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gearkv/base/strings.h"
 
 namespace gearkv::metrics::internal {
 namespace {
 
 // Debian's abseil is built with its own string_view type, distinct from std::string_view.
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 absl::StatusOr<std::string> ReadFile(const char* path) {
   std::ifstream in(path);
@@ -48,7 +48,7 @@ absl::StatusOr<ProcessStats> ParseProcStat(std::string_view stat, double ticks_p
     return absl::InvalidArgumentError("/proc/self/stat: no ')' after the command name");
   }
   const std::vector<absl::string_view> fields =
-      absl::StrSplit(AbslView(stat.substr(close + 1)), ' ', absl::SkipWhitespace());
+      absl::StrSplit(ToAbsl(stat.substr(close + 1)), ' ', absl::SkipWhitespace());
   // fields[0] is field 3 (state) of proc(5); field n is fields[n - 3].
   auto field = [&](int n, double* out) {
     return n - 3 < static_cast<int>(fields.size()) && absl::SimpleAtod(fields[n - 3], out);
@@ -68,7 +68,7 @@ absl::StatusOr<ProcessStats> ParseProcStat(std::string_view stat, double ticks_p
 }
 
 absl::StatusOr<double> ParseBootTime(std::string_view proc_stat) {
-  for (absl::string_view line : absl::StrSplit(AbslView(proc_stat), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ToAbsl(proc_stat), '\n')) {
     if (line.substr(0, 6) != "btime ") continue;
     double btime;
     if (absl::SimpleAtod(line.substr(6), &btime)) return btime;

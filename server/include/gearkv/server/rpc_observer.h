@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "gearkv/base/codec_op.h"
 #include "gearkv/codec.h"
 
 namespace gearkv::server {
@@ -35,8 +36,6 @@ struct RpcRecord {
   // Put: ||X - X^||_F / ||X||_F when the client asked to measure it.
   std::optional<double> relative_error;
 };
-
-enum class CodecOp { kCompress, kDecompress };
 
 // One compression or decompression on the worker pool.
 struct CodecRecord {

@@ -26,9 +26,11 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "gearkv/base/codec_op.h"
+#include "gearkv/base/mutex.h"
 #include "gearkv/store/block_store.h"
 
 namespace prometheus {
@@ -48,9 +50,6 @@ inline constexpr int kNumRpcMethods = 5;
 // "Put", "Get", ... as in the proto; nullopt for an unknown name.
 std::optional<RpcMethod> RpcMethodFromName(std::string_view name);
 std::string_view RpcMethodName(RpcMethod method);
-
-// Compress or decompress, for codec timing.
-enum class CodecOp : uint8_t { kCompress, kDecompress };
 
 // One store tier at one instant, as the store reports it (hits, misses, evictions and
 // expirations are totals since the tier started).
@@ -133,7 +132,7 @@ class Metrics {
   std::unique_ptr<const Families> families_;
 
   // Serialises scrape-time refreshes (two concurrent scrapes must not apply a delta twice).
-  absl::Mutex refresh_mu_;
+  Mutex refresh_mu_;
   std::function<std::vector<TierSample>()> tier_source_ ABSL_GUARDED_BY(refresh_mu_);
   absl::flat_hash_map<std::string, std::unique_ptr<internal::TierChildren>> tiers_
       ABSL_GUARDED_BY(refresh_mu_);
