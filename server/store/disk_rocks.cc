@@ -165,13 +165,15 @@ rocksdb::Options MakeRocksOptions(const DiskStoreOptions& options,
   // recovered are those of a prefix of the writes, never a later write without an earlier one
   // (so never a replaced version back after its replacement was dropped). A torn last record is
   // what a crash in the middle of a write leaves; damage further in loses the writes after it.
-  // RocksDB reports either as a warning, which the info log forwards.
+  // RocksDB reports either as a warning, which the info log forwards. (kAbsoluteConsistency
+  // would refuse to start after any crash that tore the last record; kSkipAnyCorruptedRecords
+  // could replay a later write without an earlier one.)
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   // On: a missing or mis-sized table file refuses the open, and a corruption found by a
   // background job stops writes instead of being ignored.
   db_options.paranoid_checks = true;
-  db_options.track_and_verify_wals_in_manifest = true;
   db_options.info_log = std::move(info_log);
+  // RocksDB keeps 1000 old info logs (one per open) by default.
   db_options.keep_log_file_num = 16;
   // Off while Open looks for unreferenced files, so that no compaction output being written can
   // look like one; Open turns them on afterwards.
