@@ -8,6 +8,7 @@
 //
 // Deterministic: each trial's seed is printed with its outcome; GEARKV_CORRUPTION_SEED=<n>
 // runs that seed alone for every variant.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,7 +39,7 @@ namespace fs = std::filesystem;
 constexpr int kSmallBlocks = 48;  // 1-3 KiB: stored inline in table files
 constexpr int kLargeBlocks = 16;  // 64-160 KiB: stored in blob files
 constexpr int kBlocks = kSmallBlocks + kLargeBlocks;
-// Table layouts: batches written across reopens, so that every variant ends with fewer than
+// The table layout: batches written across reopens, so that every variant ends with fewer than
 // four level-0 table files and no compaction runs (the outcome does not depend on timing).
 constexpr int kBatches = 2;
 constexpr uint64_t kSeedsPerVariant = 6;
@@ -65,9 +66,10 @@ std::string Payload(uint64_t seed, int i) {
   return out;
 }
 
-// Where the blocks are when the damage is done: only in the log, or in the table and blob files
-// that the flush at each reopen writes. (Flushes while the store runs happen in the background,
-// so the files they leave depend on timing; disk_damage_test.cc covers them.)
+// Where the blocks are when the damage is done: only in the log (the writer was killed), or in
+// the table and blob files that the flush at each close writes. (Flushes while the store runs
+// happen in the background, so the files they leave depend on timing; disk_damage_test.cc covers
+// them.)
 enum class Layout { kInLog, kInTables };
 enum class Damage { kFlip, kTruncate, kRemove };
 
@@ -107,29 +109,43 @@ class DiskCorruptionTest : public ::testing::Test {
         {.path = dir_.string(), .capacity_bytes = uint64_t{1} << 30, .log = log.Sink()});
   }
 
-  // Writes the blocks of `seed`; kInTables closes and reopens the store after each batch, which
-  // moves the log's contents into a table file (small blocks, index rows) and a blob file.
+  // Writes the blocks of `seed`. kInTables: in batches, closing the store after each, which
+  // flushes the batch to a table file (small blocks, index rows) and a blob file. kInLog: in a
+  // child process that exits without closing anything, as a kill would.
   void Populate(uint64_t seed, Layout layout) {
     fs::remove_all(dir_);
-    LogLines log;
-    const int per_batch =
-        layout == Layout::kInTables ? (kBlocks + kBatches - 1) / kBatches : kBlocks;
+    if (layout == Layout::kInLog) {
+      const pid_t child = ::fork();
+      ASSERT_GE(child, 0);
+      if (child == 0) std::_Exit(WriteBlocks(seed, 0, kBlocks, /*close=*/false) ? 0 : 1);
+      int wstatus = 0;
+      ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+      ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "the writer failed";
+      return;
+    }
+    const int per_batch = (kBlocks + kBatches - 1) / kBatches;
     for (int first = 0; first < kBlocks; first += per_batch) {
-      absl::StatusOr<std::unique_ptr<DiskStore>> store = Open(log);
-      ASSERT_TRUE(store.ok()) << store.status();
-      // Interleave small and large blocks so that every batch has both.
-      for (int n = first; n < std::min(kBlocks, first + per_batch); ++n) {
-        const int i = WriteOrder(n);
-        ASSERT_TRUE((*store)
-                        ->Put(Key(i), std::make_shared<const std::string>(Payload(seed, i)),
-                              absl::InfiniteFuture())
-                        .ok());
+      ASSERT_TRUE(WriteBlocks(seed, first, std::min(kBlocks, first + per_batch), /*close=*/true));
+    }
+  }
+
+  // Opens the store and writes the n-th to (end-1)-th blocks of the write order; without
+  // `close`, leaves the store (and its log) open for the caller to exit.
+  bool WriteBlocks(uint64_t seed, int first, int end, bool close) {
+    static LogLines* const log = new LogLines;
+    absl::StatusOr<std::unique_ptr<DiskStore>> store = Open(*log);
+    if (!store.ok()) return false;
+    for (int n = first; n < end; ++n) {
+      const int i = WriteOrder(n);
+      if (!(*store)
+               ->Put(Key(i), std::make_shared<const std::string>(Payload(seed, i)),
+                     absl::InfiniteFuture())
+               .ok()) {
+        return false;
       }
     }
-    if (layout == Layout::kInTables) {
-      LogLines flush_log;
-      ASSERT_TRUE(Open(flush_log).ok());  // the last batch into tables too
-    }
+    if (!close) (void)store->release();
+    return true;
   }
 
   // The n-th block written: small and large blocks alternate while both last.
@@ -188,7 +204,7 @@ void DiskCorruptionTest::RunTrial(const Variant& variant, uint64_t seed) {
   const std::string damage = Corrupt(variant, seed);
   SCOPED_TRACE(damage);
 
-  LogLines log;
+  LogLines log, reopen_log;  // before the store: RocksDB may log while it closes
   absl::StatusOr<std::unique_ptr<DiskStore>> store = Open(log);
   if (!store.ok()) {
     EXPECT_TRUE(absl::IsFailedPrecondition(store.status())) << store.status();
@@ -231,7 +247,9 @@ void DiskCorruptionTest::RunTrial(const Variant& variant, uint64_t seed) {
     for (int n = 0; n < kBlocks; ++n) {
       const Outcome o = outcome[WriteOrder(n)];
       if (o == kLost) lost_seen = true;
-      if (lost_seen) EXPECT_EQ(o, kLost) << "block " << WriteOrder(n) << " after a lost one";
+      if (lost_seen) {
+        EXPECT_EQ(o, kLost) << "block " << WriteOrder(n) << " after a lost one";
+      }
     }
     EXPECT_TRUE(log.Contains("RocksDB warning")) << "blocks lost, nothing logged";
   }
@@ -242,7 +260,6 @@ void DiskCorruptionTest::RunTrial(const Variant& variant, uint64_t seed) {
 
   // The drops are on disk: a reopen serves the intact blocks and none of the dropped ones.
   store->reset();
-  LogLines reopen_log;
   store = Open(reopen_log);
   ASSERT_TRUE(store.ok()) << store.status();
   for (int i = 0; i < kBlocks; ++i) {

@@ -12,6 +12,9 @@
 //     MANIFEST and synced it), n is written to the file GEARKV-FLUSHED in the directory;
 //   - at Open, mark GEARKV-FLUSHED must still be in the database. A missing mark means a table
 //     file the MANIFEST once recorded is gone, and Open refuses (FAILED_PRECONDITION).
+// A flush that completes unreported (RocksDB notifies no listener while it closes; DiskStore
+// flushes before closing for that reason), or a kill between a flush and its record, only leaves
+// the record one mark behind: a weaker check, never a false refusal.
 // Marks are never deleted while GEARKV-FLUSHED may name them (Open deletes only marks older
 // than the newest one, after recording that one), and compaction keeps live rows, so a sound
 // database always passes. A database from before marks existed (no GEARKV-FLUSHED) is not

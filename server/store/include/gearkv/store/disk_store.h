@@ -94,7 +94,8 @@ enum class DiskSync {
 };
 
 // Receives one line (no newline) per event an operator should see. Called from any thread,
-// RocksDB's background threads included, so it must be thread-safe.
+// RocksDB's background threads included, until the store is destroyed (closing may log), so it
+// must be thread-safe and outlive the store.
 using DiskLog = std::function<void(std::string_view line)>;
 
 struct DiskStoreOptions {
@@ -107,7 +108,7 @@ struct DiskStoreOptions {
   absl::Duration sweep_interval = absl::Seconds(10);
   DiskSync sync = DiskSync::kNone;
   // Where what Open recovered and RocksDB's warnings and errors go; null = stderr.
-  DiskLog log;
+  DiskLog log = nullptr;
   // Keep values of 64 KiB and more in RocksDB blob files, so compaction does not rewrite them.
   bool blob_files = true;
   // RocksDB's memtable size: writes collect in memory (and in the log) up to this much before
