@@ -25,6 +25,18 @@ absl::StatusOr<DiskPolicy> ParseDiskPolicy(std::string_view name) {
       absl::StrCat("unknown disk policy '", ToAbsl(name), "' (write_through or spill_on_evict)"));
 }
 
+std::string_view DiskSyncName(DiskSync sync) {
+  return sync == DiskSync::kAlways ? "always" : "none";
+}
+
+absl::StatusOr<DiskSync> ParseDiskSync(std::string_view name) {
+  const std::string lower = absl::AsciiStrToLower(ToAbsl(name));
+  if (lower == "none") return DiskSync::kNone;
+  if (lower == "always") return DiskSync::kAlways;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown disk sync mode '", ToAbsl(name), "' (none or always)"));
+}
+
 absl::StatusOr<Backend> ParseBackend(std::string_view name) {
   const std::string lower = absl::AsciiStrToLower(ToAbsl(name));
   if (lower == "auto") return Backend::kAuto;

@@ -101,6 +101,9 @@ ABSL_FLAG(std::string, disk_policy,
           std::string(gearkv::server::DiskPolicyName(kDefaults.disk_policy)),
           "write_through (every Put also on disk) or spill_on_evict (memory evictions go to "
           "disk). Env GEARKV_DISK_POLICY.");
+ABSL_FLAG(std::string, disk_sync, std::string(gearkv::server::DiskSyncName(kDefaults.disk_sync)),
+          "none (a disk write survives a process crash, not a power loss) or always (fsync "
+          "before the Put returns). Env GEARKV_DISK_SYNC.");
 ABSL_FLAG(std::string, default_preset, kDefaults.default_preset,
           "codec preset for Puts that name none: none, kivi4, kivi2, gear4, gear2, gearl4, "
           "gearl2. Env GEARKV_DEFAULT_PRESET.");
@@ -139,12 +142,12 @@ namespace gearkv::server {
 
 const std::vector<std::string_view>& ServerFlagNames() {
   static const auto* const kNames = new std::vector<std::string_view>{
-      "listen",          "memory_budget",     "disk_dir",
-      "disk_budget",     "disk_policy",       "default_preset",
-      "max_block_bytes", "worker_threads",    "worker_queue_depth",
-      "codec_threads",   "io_threads",        "io_queue_depth",
-      "metrics_port",    "drain_deadline",    "backend",
-      "auth_token",      "max_inflight_bytes"};
+      "listen",          "memory_budget",      "disk_dir",
+      "disk_budget",     "disk_policy",        "default_preset",
+      "max_block_bytes", "worker_threads",     "worker_queue_depth",
+      "codec_threads",   "io_threads",         "io_queue_depth",
+      "metrics_port",    "drain_deadline",     "backend",
+      "auth_token",      "max_inflight_bytes", "disk_sync"};
   return *kNames;
 }
 
@@ -176,6 +179,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   config.disk_dir = absl::GetFlag(FLAGS_disk_dir);
   config.disk_budget_bytes = absl::GetFlag(FLAGS_disk_budget).bytes;
   GEARKV_ASSIGN_OR_RETURN(config.disk_policy, ParseDiskPolicy(absl::GetFlag(FLAGS_disk_policy)));
+  GEARKV_ASSIGN_OR_RETURN(config.disk_sync, ParseDiskSync(absl::GetFlag(FLAGS_disk_sync)));
   config.default_preset = absl::GetFlag(FLAGS_default_preset);
   config.max_block_bytes = absl::GetFlag(FLAGS_max_block_bytes).bytes;
   config.max_inflight_bytes = absl::GetFlag(FLAGS_max_inflight_bytes).bytes;

@@ -72,6 +72,9 @@ TEST(ConfigTest, ParsesPoliciesAndBackends) {
   EXPECT_EQ(*ParseDiskPolicy("write_through"), DiskPolicy::kWriteThrough);
   EXPECT_EQ(*ParseDiskPolicy("spill-on-evict"), DiskPolicy::kSpillOnEvict);
   EXPECT_FALSE(ParseDiskPolicy("lazy").ok());
+  EXPECT_EQ(*ParseDiskSync("always"), DiskSync::kAlways);
+  EXPECT_EQ(*ParseDiskSync("none"), DiskSync::kNone);
+  EXPECT_FALSE(ParseDiskSync("sometimes").ok());
   EXPECT_EQ(*ParseBackend("CPU"), Backend::kCpu);
   EXPECT_EQ(*ParseBackend("cuda"), Backend::kCuda);
   EXPECT_EQ(*ParseBackend("auto"), Backend::kAuto);

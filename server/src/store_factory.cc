@@ -1,5 +1,7 @@
 #include "store_factory.h"
 
+#include <cstdio>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +23,11 @@ absl::StatusOr<std::unique_ptr<store::BlockStore>> MakeStore(const ServerConfig&
     store::DiskStoreOptions disk_options;
     disk_options.path = config.disk_dir;
     disk_options.capacity_bytes = config.disk_budget_bytes;
+    disk_options.sync =
+        config.disk_sync == DiskSync::kAlways ? store::DiskSync::kAlways : store::DiskSync::kNone;
+    disk_options.log = [](std::string_view line) {
+      std::fprintf(stderr, "gearkv-server: %.*s\n", static_cast<int>(line.size()), line.data());
+    };
     GEARKV_ASSIGN_OR_RETURN(disk, store::DiskStore::Open(std::move(disk_options)));
   }
   store::TieredStoreOptions tiered_options;

@@ -5,8 +5,9 @@
 //   'm' + KeyBody  ->  MetaRecord (32 bytes)
 //
 // KeyBody = fixed32le(ns.size()) + ns + key: length-prefixed, so ("ab","c") and ("a","bc")
-// differ. The 'm' rows are small and contiguous, so opening a store scans only them to rebuild
-// the in-memory index; the 'b' rows are read only by Get.
+// differ. Rows 'f' + fixed64be(n) (empty) are flush marks, written and checked by flush_marks.h.
+// The 'm' rows are small and contiguous, so opening a store scans only them to rebuild the
+// in-memory index; the 'b' rows are read only by Get.
 //
 // RecordHeader, little-endian: magic "GKVB" (u32), format version (u16), reserved (u16),
 // insertion sequence (u64), expiry in Unix microseconds (i64, INT64_MAX = never), payload length

@@ -1,11 +1,14 @@
 #include "gearkv/store/disk_store.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "disk_format.h"
+#include "disk_rocks.h"
+#include "flush_marks.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice.h"
@@ -17,54 +20,87 @@ namespace {
 using internal::BlockRowKey;
 using internal::MetaRowKey;
 
-absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
-  const std::string message = absl::StrCat("disk tier: ", what, ": ", s.ToString());
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
-  if (s.IsCorruption()) return absl::DataLossError(message);
-  if (s.IsIOError()) return absl::UnavailableError(message);
-  return absl::InternalError(message);
-}
-
 uint64_t ChargeOf(const BlockKey& key, uint64_t payload_size) {
   return key.ns.size() + key.key.size() + payload_size;
+}
+
+void LogToStderr(std::string_view line) {
+  std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DiskStore>> DiskStore::Open(DiskStoreOptions options) {
   if (options.path.empty()) return absl::InvalidArgumentError("disk tier: no directory given");
-  rocksdb::Options db_options;
-  db_options.create_if_missing = true;
-  // Blocks arrive compressed by the codec (or are fp16 noise): block compression buys nothing.
-  db_options.compression = rocksdb::kNoCompression;
-  if (options.blob_files) {
-    db_options.enable_blob_files = true;
-    db_options.min_blob_size = 64 << 10;
-    db_options.enable_blob_garbage_collection = true;
-  }
+  if (!options.log) options.log = LogToStderr;
+  const std::string path = options.path;
+  const DiskLog log = options.log;
+  if (absl::Status damaged = internal::CheckNotDamaged(path); !damaged.ok()) return damaged;
+  absl::StatusOr<std::shared_ptr<rocksdb::Logger>> logger =
+      internal::MakeForwardingLogger(path, log);
+  if (!logger.ok()) return logger.status();
+  auto marks = std::make_unique<internal::FlushMarks>(path, log);
+  rocksdb::Options db_options = internal::MakeRocksOptions(options, *logger);
+  db_options.listeners.push_back(marks->MakeListener());
+  db_options.listeners.push_back(internal::MakeDamageListener(path, log));
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);
+  const rocksdb::Status s = rocksdb::DB::Open(db_options, path, &raw);
   if (!s.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("disk tier: cannot open RocksDB at ", options.path, ": ", s.ToString()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "disk tier: cannot open RocksDB at ", path, ": ", s.ToString(),
+        s.IsCorruption() ? "; the database is damaged: move the directory aside (or delete it) to "
+                           "start with an empty disk tier"
+                         : ""));
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (absl::Status recovered = marks->Recover(*db); !recovered.ok()) return recovered;
+  absl::StatusOr<internal::RemovedFiles> removed = internal::RemoveUnreferencedFiles(*db, path);
+  if (!removed.ok()) return removed.status();
+  if (removed->files > 0) {
+    log(absl::StrCat("disk tier: removed ", removed->files, " unreferenced table or blob files (",
+                     removed->bytes, " bytes) from ", path));
+  }
+  if (rocksdb::Status enabled = db->SetOptions({{"disable_auto_compactions", "false"}});
+      !enabled.ok()) {
+    return absl::InternalError(
+        absl::StrCat("disk tier: cannot enable compactions: ", enabled.ToString()));
   }
   std::unique_ptr<DiskStore> store(
-      new DiskStore(std::move(options), std::unique_ptr<rocksdb::DB>(raw)));
-  if (absl::Status loaded = store->LoadIndex(); !loaded.ok()) return loaded;
+      new DiskStore(std::move(options), *std::move(logger), std::move(marks), std::move(db)));
+  LoadReport report;
+  if (absl::Status loaded = store->LoadIndex(report); !loaded.ok()) return loaded;
+  const TierStats stats = store->Stats().at(0);
+  std::string line = absl::StrCat("disk tier: opened ", path, ": recovered ", stats.blocks,
+                                  " blocks (", stats.bytes, " bytes)");
+  if (report.bad_rows > 0) absl::StrAppend(&line, "; dropped ", report.bad_rows, " unreadable");
+  if (report.expired > 0) absl::StrAppend(&line, "; dropped ", report.expired, " expired");
+  if (report.over_budget > 0) {
+    absl::StrAppend(&line, "; dropped ", report.over_budget, " over the budget");
+  }
+  log(line);
   return store;
 }
 
-DiskStore::DiskStore(DiskStoreOptions options, std::unique_ptr<rocksdb::DB> db)
+DiskStore::DiskStore(DiskStoreOptions options, std::shared_ptr<rocksdb::Logger> logger,
+                     std::unique_ptr<internal::FlushMarks> marks, std::unique_ptr<rocksdb::DB> db)
     : path_(std::move(options.path)),
       capacity_bytes_(options.capacity_bytes),
       clock_(options.clock ? std::move(options.clock) : [] { return absl::Now(); }),
       sweep_interval_(options.sweep_interval),
-      sync_writes_(options.sync_writes),
+      sync_writes_(options.sync == DiskSync::kAlways),
+      log_(std::move(options.log)),
+      logger_(std::move(logger)),
+      marks_(std::move(marks)),
       db_(std::move(db)) {}
 
-DiskStore::~DiskStore() = default;
+DiskStore::~DiskStore() {
+  // A flush that completes while RocksDB closes reports to no listener, so its flush mark would
+  // go unrecorded: flush now, while the listeners still hear of it (a restart then has no log to
+  // replay either). Failure only leaves the writes in the log.
+  if (db_ != nullptr) db_->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
+}
 
-absl::Status DiskStore::LoadIndex() {
+absl::Status DiskStore::LoadIndex(LoadReport& report) {
   rocksdb::WriteBatch bad_rows;
   {
     const std::string lower(1, internal::kMetaRowPrefix);
@@ -84,6 +120,7 @@ absl::Status DiskStore::LoadIndex() {
           internal::DecodeKeyBody(std::string_view(body.data(), body.size()));
       if (!info.ok() || !key.ok()) {
         DeleteRows(body, bad_rows);  // unreadable meta row: drop the block
+        ++report.bad_rows;
         continue;
       }
       const uint64_t charge = ChargeOf(*key, info->length);
@@ -92,13 +129,19 @@ absl::Status DiskStore::LoadIndex() {
       bytes_ += charge;
       next_seq_ = std::max(next_seq_, info->seq + 1);
     }
-    if (!it->status().ok()) return FromRocks(it->status(), "scanning the index at open");
+    if (!it->status().ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "disk tier: the database at ", path_, " is damaged: reading its index failed (",
+          it->status().ToString(),
+          "); move the directory aside (or delete it) to start with an empty disk tier"));
+    }
   }
   {
     internal::MutexLock lock(&mu_);
     for (const Victim& victim : ChooseVictims(0, {}, clock_(), /*sweep_all=*/true)) {
       DeleteRows(victim.key_body, bad_rows);
       EraseFromIndex(victim.key_body);
+      ++(victim.expired ? report.expired : report.over_budget);
     }
   }
   if (bad_rows.Count() > 0) return Write(bad_rows);
@@ -147,10 +190,10 @@ void DiskStore::EraseFromIndex(absl::string_view key_body) {
 }
 
 absl::Status DiskStore::Write(rocksdb::WriteBatch& batch) {
-  rocksdb::WriteOptions write_options;
-  write_options.sync = sync_writes_;
-  const rocksdb::Status s = db_->Write(write_options, &batch);
-  if (!s.ok()) return FromRocks(s, "write failed");
+  marks_->AddTo(batch);
+  const rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  marks_->AfterWrite(s.ok(), db_->GetLatestSequenceNumber());
+  if (!s.ok()) return internal::WriteError(s, "write failed");
   return absl::OkStatus();
 }
 
@@ -164,8 +207,24 @@ absl::Status DiskStore::Put(const BlockKey& key, BlockBytes bytes, absl::Time ex
   }
   const std::string body = internal::EncodeKeyBody(key);
   const absl::Time now = clock_();
+  absl::Status status;
+  uint64_t written = 0;
+  {
+    internal::MutexLock lock(&mu_);
+    status = PutLocked(body, *bytes, expires_at, now, charge);
+    written = db_->GetLatestSequenceNumber();
+  }
+  if (!status.ok()) return status;
+  return Durable(written);
+}
 
-  internal::MutexLock lock(&mu_);
+absl::Status DiskStore::Durable(uint64_t sequence) {
+  if (!sync_writes_) return absl::OkStatus();
+  return syncer_.SyncThrough(*db_, sequence);
+}
+
+absl::Status DiskStore::PutLocked(const std::string& body, const std::string& bytes,
+                                  absl::Time expires_at, absl::Time now, uint64_t charge) {
   rocksdb::WriteBatch batch;
   if (expires_at <= now) {  // already expired: only remove what was there
     if (!index_.contains(body)) return absl::OkStatus();
@@ -181,23 +240,24 @@ absl::Status DiskStore::Put(const BlockKey& key, BlockBytes bytes, absl::Time ex
   internal::RecordInfo info;
   info.seq = next_seq_;
   info.expires_at = expires_at;
-  info.length = bytes->size();
-  info.checksum = internal::PayloadChecksum(*bytes);
+  info.length = bytes.size();
+  info.checksum = internal::PayloadChecksum(bytes);
   const std::string header = internal::EncodeRecordHeader(info);
   const std::string block_row = BlockRowKey(body);
   const rocksdb::Slice key_part(block_row);
-  const rocksdb::Slice value_parts[] = {rocksdb::Slice(header), rocksdb::Slice(*bytes)};
+  const rocksdb::Slice value_parts[] = {rocksdb::Slice(header), rocksdb::Slice(bytes)};
   if (rocksdb::Status s =
           batch.Put(rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
       !s.ok()) {
-    return FromRocks(s, "encoding the write");
+    return internal::WriteError(s, "encoding the write");
   }
   if (rocksdb::Status s = batch.Put(MetaRowKey(body), internal::EncodeMetaRecord(info)); !s.ok()) {
-    return FromRocks(s, "encoding the write");
+    return internal::WriteError(s, "encoding the write");
   }
   if (absl::Status written = Write(batch); !written.ok()) return written;
 
-  // The write is durable: now the index follows.
+  // The write is in the log: now the index follows (under kAlways, Put returns once the log is
+  // fsynced; a reader may see the block before).
   for (const Victim& victim : victims) {
     EraseFromIndex(victim.key_body);
     (victim.expired ? expirations_ : evictions_).fetch_add(1, std::memory_order_relaxed);
@@ -241,19 +301,26 @@ absl::StatusOr<StoredBlock> DiskStore::GetWithExpiry(const BlockKey& key) {
   rocksdb::PinnableSlice row;
   const rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), BlockRowKey(body), &row);
-  if (s.IsNotFound()) {  // deleted since the index lookup
+  if (s.IsNotFound()) {
+    // Deleted since the index lookup (then this is a no-op), or a meta row without its block.
+    DropIfUnchanged(body, seq);
     misses_.fetch_add(1, std::memory_order_relaxed);
     return absl::NotFoundError("disk tier: no block under this key");
   }
-  if (!s.ok()) return FromRocks(s, "read failed");
-
+  absl::Status failed;
   std::string_view payload;
-  absl::StatusOr<internal::RecordInfo> info =
-      internal::DecodeAndVerifyBlockRow(row.ToStringView(), payload);
-  if (!info.ok()) {
+  absl::StatusOr<internal::RecordInfo> info;
+  if (!s.ok()) {
+    failed = internal::ReadError(s, "read failed");
+  } else {
+    info = internal::DecodeAndVerifyBlockRow(row.ToStringView(), payload);
+    failed = info.status();
+  }
+  if (!failed.ok()) {
+    if (!absl::IsDataLoss(failed)) return failed;
     DropIfUnchanged(body, seq);
-    return absl::DataLossError(absl::StrCat(info.status().message(), "; block (namespace '", key.ns,
-                                            "', ", key.key.size(), "-byte key) dropped"));
+    return absl::DataLossError(absl::StrCat(failed.message(), "; block (namespace '", key.ns, "', ",
+                                            key.key.size(), "-byte key) dropped"));
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
   return StoredBlock{std::make_shared<const std::string>(payload), info->expires_at};
@@ -265,8 +332,11 @@ void DiskStore::DropIfUnchanged(absl::string_view key_body, uint64_t seq) {
   if (it == index_.end() || it->second.seq != seq) return;
   rocksdb::WriteBatch batch;
   DeleteRows(key_body, batch);
-  // On failure the block stays indexed and is verified (and dropped) again on the next read.
-  if (Write(batch).ok()) EraseFromIndex(key_body);
+  if (absl::Status written = Write(batch); !written.ok()) {
+    log_(absl::StrCat("disk tier: dropping a block from ", path_,
+                      " left its rows on disk: ", written.message()));
+  }
+  EraseFromIndex(key_body);
 }
 
 bool DiskStore::Contains(const BlockKey& key) {
@@ -280,15 +350,21 @@ bool DiskStore::Contains(const BlockKey& key) {
 absl::StatusOr<bool> DiskStore::Delete(const BlockKey& key) {
   const std::string body = internal::EncodeKeyBody(key);
   const absl::Time now = clock_();
-  internal::MutexLock lock(&mu_);
-  auto it = index_.find(body);
-  if (it == index_.end()) return false;
-  const bool live = it->second.expires_at > now;
-  rocksdb::WriteBatch batch;
-  DeleteRows(body, batch);
-  if (absl::Status written = Write(batch); !written.ok()) return written;
-  EraseFromIndex(body);
-  if (!live) expirations_.fetch_add(1, std::memory_order_relaxed);
+  bool live = false;
+  uint64_t written = 0;
+  {
+    internal::MutexLock lock(&mu_);
+    auto it = index_.find(body);
+    if (it == index_.end()) return false;
+    live = it->second.expires_at > now;
+    rocksdb::WriteBatch batch;
+    DeleteRows(body, batch);
+    if (absl::Status status = Write(batch); !status.ok()) return status;
+    EraseFromIndex(body);
+    if (!live) expirations_.fetch_add(1, std::memory_order_relaxed);
+    written = db_->GetLatestSequenceNumber();
+  }
+  if (absl::Status durable = Durable(written); !durable.ok()) return durable;
   return live;
 }
 

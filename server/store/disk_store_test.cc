@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "disk_format.h"
@@ -179,6 +181,29 @@ TEST_F(DiskStoreTest, AcknowledgedPutsSurviveAProcessKill) {
     ASSERT_TRUE(got.ok()) << i << ": " << got.status();
     EXPECT_EQ(**got, std::string(1000, 'a' + i));
   }
+}
+
+TEST_F(DiskStoreTest, SyncAlwaysAcknowledgesDurableWritesFromManyThreads) {
+  {
+    DiskStoreOptions options = Options();
+    options.sync = DiskSync::kAlways;
+    absl::StatusOr<std::unique_ptr<DiskStore>> store = DiskStore::Open(std::move(options));
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t) {
+      writers.emplace_back([&store, t] {
+        for (int i = t * 25; i < (t + 1) * 25; ++i) {
+          EXPECT_TRUE((*store)->Put(Key(i), Bytes(500, 'a' + i % 26), absl::InfiniteFuture()).ok());
+        }
+      });
+    }
+    for (std::thread& writer : writers) writer.join();
+    EXPECT_EQ(*(*store)->Delete(Key(7)), true);
+  }
+  auto store = OpenStore();
+  EXPECT_EQ(StatsOf(*store).blocks, 99u);
+  EXPECT_TRUE(absl::IsNotFound(store->Get(Key(7)).status()));
+  EXPECT_EQ(**store->Get(Key(42)), std::string(500, 'a' + 42 % 26));
 }
 
 TEST_F(DiskStoreTest, CorruptBlockIsDataLossAndDropped) {

@@ -124,6 +124,15 @@ TEST(StoreConcurrencyTest, DiskStore) {
   Hammer(**store, 64 << 10, 1'500, 100, 4096);
 }
 
+// Group commit: writers waiting for one another's fsync.
+TEST(StoreConcurrencyTest, DiskStoreSyncAlways) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<DiskStore>> store =
+      DiskStore::Open({.path = dir.path(), .capacity_bytes = 64 << 10, .sync = DiskSync::kAlways});
+  ASSERT_TRUE(store.ok()) << store.status();
+  Hammer(**store, 64 << 10, 300, 100, 4096);
+}
+
 TEST(StoreConcurrencyTest, TieredStoreBothPolicies) {
   for (LowerTierPolicy policy : {LowerTierPolicy::kWriteThrough, LowerTierPolicy::kSpillOnEvict}) {
     SCOPED_TRACE(LowerTierPolicyName(policy));

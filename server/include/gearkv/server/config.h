@@ -21,6 +21,13 @@ enum class DiskPolicy {
 };
 std::string_view DiskPolicyName(DiskPolicy policy);  // "write_through", "spill_on_evict"
 absl::StatusOr<DiskPolicy> ParseDiskPolicy(std::string_view name);
+// When a disk tier write reaches stable storage before its Put returns.
+enum class DiskSync {
+  kNone,    // written to the OS: survives a crash of the process, not a power loss
+  kAlways,  // fsynced: survives a power loss too
+};
+std::string_view DiskSyncName(DiskSync sync);  // "none", "always"
+absl::StatusOr<DiskSync> ParseDiskSync(std::string_view name);
 absl::StatusOr<Backend> ParseBackend(std::string_view name);  // "auto", "cpu", "cuda"
 
 struct ServerConfig {
@@ -32,6 +39,7 @@ struct ServerConfig {
   std::string disk_dir;
   uint64_t disk_budget_bytes = uint64_t{64} << 30;
   DiskPolicy disk_policy = DiskPolicy::kWriteThrough;
+  DiskSync disk_sync = DiskSync::kNone;
   // Codec preset for Puts that name none.
   std::string default_preset = "gear4";
   // Largest tensor (raw bytes, shape x dtype) a Put may declare; larger is RESOURCE_EXHAUSTED.
