@@ -110,7 +110,7 @@ absl::Status DiskStore::LoadIndex(LoadReport& report) {
     read_options.iterate_upper_bound = &upper_bound;
     read_options.fill_cache = false;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
-    internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (it->Seek(lower); it->Valid(); it->Next()) {
       const std::string_view row_key = it->key().ToStringView();
       const absl::string_view body(row_key.data() + 1, row_key.size() - 1);
@@ -137,7 +137,7 @@ absl::Status DiskStore::LoadIndex(LoadReport& report) {
     }
   }
   {
-    internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const Victim& victim : ChooseVictims(0, {}, clock_(), /*sweep_all=*/true)) {
       DeleteRows(victim.key_body, bad_rows);
       EraseFromIndex(victim.key_body);
@@ -210,7 +210,7 @@ absl::Status DiskStore::Put(const BlockKey& key, BlockBytes bytes, absl::Time ex
   absl::Status status;
   uint64_t written = 0;
   {
-    internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     status = PutLocked(body, *bytes, expires_at, now, charge);
     written = db_->GetLatestSequenceNumber();
   }
@@ -282,7 +282,7 @@ absl::StatusOr<StoredBlock> DiskStore::GetWithExpiry(const BlockKey& key) {
   uint64_t seq = 0;
   bool expired = false;
   {
-    internal::ReaderMutexLock lock(&mu_);
+    ReaderMutexLock lock(&mu_);
     auto it = index_.find(body);
     if (it == index_.end()) {
       misses_.fetch_add(1, std::memory_order_relaxed);
@@ -327,7 +327,7 @@ absl::StatusOr<StoredBlock> DiskStore::GetWithExpiry(const BlockKey& key) {
 }
 
 void DiskStore::DropIfUnchanged(absl::string_view key_body, uint64_t seq) {
-  internal::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = index_.find(key_body);
   if (it == index_.end() || it->second.seq != seq) return;
   rocksdb::WriteBatch batch;
@@ -342,7 +342,7 @@ void DiskStore::DropIfUnchanged(absl::string_view key_body, uint64_t seq) {
 bool DiskStore::Contains(const BlockKey& key) {
   const std::string body = internal::EncodeKeyBody(key);
   const absl::Time now = clock_();
-  internal::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   auto it = index_.find(body);
   return it != index_.end() && it->second.expires_at > now;
 }
@@ -353,7 +353,7 @@ absl::StatusOr<bool> DiskStore::Delete(const BlockKey& key) {
   bool live = false;
   uint64_t written = 0;
   {
-    internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = index_.find(body);
     if (it == index_.end()) return false;
     live = it->second.expires_at > now;
@@ -373,7 +373,7 @@ std::vector<TierStats> DiskStore::Stats() {
   stats.tier = "disk";
   stats.capacity_bytes = capacity_bytes_;
   {
-    internal::ReaderMutexLock lock(&mu_);
+    ReaderMutexLock lock(&mu_);
     stats.blocks = index_.size();
     stats.bytes = bytes_;
   }

@@ -29,8 +29,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "gearkv/base/mutex.h"
 #include "gearkv/store/disk_store.h"
-#include "gearkv/store/internal/mutex.h"
 
 namespace rocksdb {
 class DB;

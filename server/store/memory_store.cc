@@ -10,7 +10,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "gearkv/store/internal/mutex.h"
+#include "gearkv/base/mutex.h"
 
 namespace gearkv::store {
 namespace {
@@ -65,12 +65,12 @@ struct MemoryStore::Shard {
     while (evicting.contains(key)) eviction_done.Wait(&mu);
   }
 
-  internal::Mutex mu;
+  Mutex mu;
   List lru ABSL_GUARDED_BY(mu);  // front = most recently used
   absl::flat_hash_map<BlockKey, List::iterator> index ABSL_GUARDED_BY(mu);
   // Blocks handed to the eviction callback, still readable and charged until it returns.
   absl::flat_hash_map<BlockKey, Entry> evicting ABSL_GUARDED_BY(mu);
-  internal::CondVar eviction_done;
+  CondVar eviction_done;
   Usage& usage;  // the store's, counts `lru` and `evicting`
   absl::Time next_sweep ABSL_GUARDED_BY(mu) = absl::InfinitePast();
 };
@@ -115,7 +115,7 @@ absl::Status MemoryStore::Put(const BlockKey& key, BlockBytes bytes, absl::Time 
   // Drop the block being replaced first, so that replacing it never evicts other blocks.
   uint64_t freed = 0;
   {
-    internal::MutexLock lock(&shard.mu);
+    MutexLock lock(&shard.mu);
     shard.WaitForEviction(key);
     if (auto it = shard.index.find(key); it != shard.index.end()) freed = shard.Unlink(it->second);
   }
@@ -129,7 +129,7 @@ absl::Status MemoryStore::Put(const BlockKey& key, BlockBytes bytes, absl::Time 
   uint64_t expired = 0;
   freed = 0;
   {
-    internal::MutexLock lock(&shard.mu);
+    MutexLock lock(&shard.mu);
     shard.WaitForEviction(key);
     // A concurrent Put of the same key may have inserted it meanwhile: last writer wins.
     if (auto it = shard.index.find(key); it != shard.index.end()) freed = shard.Unlink(it->second);
@@ -182,7 +182,7 @@ bool MemoryStore::EvictOne() {
   Shard* victim_shard = nullptr;
   uint64_t oldest = std::numeric_limits<uint64_t>::max();
   for (auto& shard : shards_) {
-    internal::MutexLock lock(&shard->mu);
+    MutexLock lock(&shard->mu);
     if (!shard->lru.empty() && shard->lru.back().tick < oldest) {
       oldest = shard->lru.back().tick;
       victim_shard = shard.get();
@@ -196,7 +196,7 @@ bool MemoryStore::EvictOne() {
   bool expired = false;
   bool callback = false;
   {
-    internal::MutexLock lock(&victim_shard->mu);
+    MutexLock lock(&victim_shard->mu);
     // The tail may have changed since the scan; evicting the current tail is close enough.
     if (victim_shard->lru.empty()) return true;  // someone else freed it; the caller re-checks
     auto it = std::prev(victim_shard->lru.end());
@@ -214,7 +214,7 @@ bool MemoryStore::EvictOne() {
   }
   if (callback) {
     on_evict_(victim.key, victim.bytes, victim.expires_at);
-    internal::MutexLock lock(&victim_shard->mu);
+    MutexLock lock(&victim_shard->mu);
     victim_shard->evicting.erase(victim.key);
     usage_.Remove(victim.charge);
     freed = victim.charge;
@@ -236,7 +236,7 @@ absl::StatusOr<StoredBlock> MemoryStore::GetWithExpiry(const BlockKey& key) {
   const absl::Time now = clock_();
   uint64_t freed = 0;
   {
-    internal::MutexLock lock(&shard.mu);
+    MutexLock lock(&shard.mu);
     if (auto found = shard.index.find(key); found != shard.index.end()) {
       auto it = found->second;
       if (it->expires_at > now) {
@@ -265,7 +265,7 @@ bool MemoryStore::Contains(const BlockKey& key) {
   const absl::Time now = clock_();
   uint64_t freed = 0;
   {
-    internal::MutexLock lock(&shard.mu);
+    MutexLock lock(&shard.mu);
     if (auto found = shard.index.find(key); found != shard.index.end()) {
       if (found->second->expires_at > now) return true;
       freed = shard.Unlink(found->second);
@@ -286,7 +286,7 @@ absl::StatusOr<bool> MemoryStore::Delete(const BlockKey& key) {
   uint64_t freed = 0;
   bool live = false;
   {
-    internal::MutexLock lock(&shard.mu);
+    MutexLock lock(&shard.mu);
     shard.WaitForEviction(key);
     auto found = shard.index.find(key);
     if (found == shard.index.end()) return false;

@@ -5,18 +5,18 @@
 #include <functional>
 
 #include "absl/time/time.h"
-#include "gearkv/store/internal/mutex.h"
+#include "gearkv/base/mutex.h"
 
 namespace gearkv::store::testing {
 
 class TestClock {
  public:
   absl::Time Now() const {
-    internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return now_;
   }
   void Advance(absl::Duration d) {
-    internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     now_ += d;
   }
   // A clock function reading this object, which must outlive it.
@@ -25,7 +25,7 @@ class TestClock {
   }
 
  private:
-  mutable internal::Mutex mu_;
+  mutable Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_) = absl::FromUnixSeconds(1'700'000'000);
 };
 

@@ -38,7 +38,7 @@ TieredStore::TieredStore(std::unique_ptr<MemoryStore> memory, std::unique_ptr<Bl
 
 TieredStore::~TieredStore() = default;
 
-internal::Mutex& TieredStore::StripeFor(const BlockKey& key) {
+Mutex& TieredStore::StripeFor(const BlockKey& key) {
   return stripes_[absl::Hash<BlockKey>{}(key) % kKeyStripes];
 }
 
@@ -52,7 +52,7 @@ void TieredStore::Spill(const BlockKey& key, const BlockBytes& bytes, absl::Time
 
 absl::Status TieredStore::Put(const BlockKey& key, BlockBytes bytes, absl::Time expires_at) {
   if (bytes == nullptr) return absl::InvalidArgumentError("store: Put of a null block");
-  internal::MutexLock stripe(&StripeFor(key));
+  MutexLock stripe(&StripeFor(key));
   if (lower_ == nullptr) return memory_->Put(key, std::move(bytes), expires_at);
 
   if (policy_ == LowerTierPolicy::kWriteThrough) {
@@ -92,7 +92,7 @@ absl::StatusOr<StoredBlock> TieredStore::GetWithExpiry(const BlockKey& key) {
   }
   // Lower tier read and promotion under the key's stripe: no Put or Delete of this key can
   // slip between them.
-  internal::MutexLock stripe(&StripeFor(key));
+  MutexLock stripe(&StripeFor(key));
   absl::StatusOr<StoredBlock> below = lower_->GetWithExpiry(key);
   if (!below.ok()) return below.status();
   // Best effort: a block that does not fit in memory is still served from below.
@@ -105,7 +105,7 @@ bool TieredStore::Contains(const BlockKey& key) {
 }
 
 absl::StatusOr<bool> TieredStore::Delete(const BlockKey& key) {
-  internal::MutexLock stripe(&StripeFor(key));
+  MutexLock stripe(&StripeFor(key));
   // Memory first: its Delete waits for a spill of this key in flight, which the lower tier's
   // Delete then removes.
   absl::StatusOr<bool> in_memory = memory_->Delete(key);

@@ -53,8 +53,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "gearkv/base/mutex.h"
 #include "gearkv/store/block_store.h"
-#include "gearkv/store/internal/mutex.h"
 
 namespace rocksdb {
 class DB;
@@ -197,7 +197,7 @@ class DiskStore final : public BlockStore {
   std::unique_ptr<internal::FlushMarks> marks_;
   std::unique_ptr<rocksdb::DB> db_;
 
-  internal::Mutex mu_;
+  Mutex mu_;
   absl::flat_hash_map<std::string, IndexEntry> index_ ABSL_GUARDED_BY(mu_);  // by key body
   absl::btree_map<uint64_t, std::string> by_seq_ ABSL_GUARDED_BY(mu_);       // oldest first
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;

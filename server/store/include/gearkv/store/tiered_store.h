@@ -34,8 +34,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gearkv/base/mutex.h"
 #include "gearkv/store/block_store.h"
-#include "gearkv/store/internal/mutex.h"
 #include "gearkv/store/memory_store.h"
 
 namespace gearkv::store {
@@ -77,13 +77,13 @@ class TieredStore final : public BlockStore {
  private:
   static constexpr size_t kKeyStripes = 256;
 
-  internal::Mutex& StripeFor(const BlockKey& key);
+  Mutex& StripeFor(const BlockKey& key);
   void Spill(const BlockKey& key, const BlockBytes& bytes, absl::Time expires_at);
 
   const LowerTierPolicy policy_;
   std::unique_ptr<MemoryStore> memory_;
   std::unique_ptr<BlockStore> lower_;
-  std::array<internal::Mutex, kKeyStripes> stripes_;
+  std::array<Mutex, kKeyStripes> stripes_;
   std::atomic<uint64_t> spill_failures_{0};
 };
 
