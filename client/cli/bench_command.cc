@@ -15,7 +15,7 @@ struct BenchFlags {
   int clients = 1;
   uint32_t layers = 32, kv_heads = 8, tokens = 256, head_dim = 128;
   std::string dtype = "float16";
-  CodecFlags codec;
+  CodecRequest codec;
   double duration_seconds = 10;
   std::string get_encoding = "compressed";
   bool no_decompress = false;
@@ -36,7 +36,7 @@ absl::Status RunBenchCommand(const GlobalFlags& global, const BenchFlags& flags)
   config.clients = flags.clients;
   config.shape = TensorShape{flags.layers, flags.kv_heads, flags.tokens, flags.head_dim};
   GEARKV_ASSIGN_OR_RETURN(config.dtype, ParseDType(flags.dtype));
-  config.codec = flags.codec.ToRequest();
+  config.codec = flags.codec;
   config.duration = absl::Seconds(flags.duration_seconds);
   config.get_encoding = flags.get_encoding == "raw" ? GetEncoding::kRaw : GetEncoding::kCompressed;
   config.decompress = !flags.no_decompress;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gearkv/wire.h"
 
 namespace gearkv::cli {
 
@@ -68,21 +69,8 @@ std::string DisplayKey(std::string_view key) {
   return std::string(key);
 }
 
-CodecRequest CodecFlags::ToRequest() const {
-  CodecRequest r;
-  r.preset = preset;
-  r.bits = bits;
-  r.group_size = group_size;
-  r.rank = rank;
-  r.outlier_ratio = outlier_ratio;
-  r.power_iterations = power_iterations;
-  r.seed = seed;
-  return r;
-}
-
-void AddCodecFlags(CLI::App& cmd, CodecFlags& flags) {
-  cmd.add_option("--preset", flags.preset,
-                 "none, kivi4, kivi2, gear4, gear2, gearl4, gearl2 (default: the server's)");
+void AddCodecFlags(CLI::App& cmd, CodecRequest& flags) {
+  cmd.add_option("--preset", flags.preset, wire::KnownPresetList() + " (default: the server's)");
   cmd.add_option("--bits", flags.bits, "override: quantization bits (2, 3, 4, 8)");
   cmd.add_option("--group_size", flags.group_size, "override: quantization group size");
   cmd.add_option("--rank", flags.rank, "override: low-rank rank (0 = none)");

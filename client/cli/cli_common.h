@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,13 +41,8 @@ absl::StatusOr<std::string> DecodeKey(std::string_view text, bool hex);
 std::string DisplayKey(std::string_view key);
 
 // Flags that choose a codec: --preset plus per-parameter overrides.
-struct CodecFlags {
-  std::string preset;
-  std::optional<uint32_t> bits, group_size, rank, power_iterations, seed;
-  std::optional<float> outlier_ratio;
-  CodecRequest ToRequest() const;
-};
-void AddCodecFlags(CLI::App& cmd, CodecFlags& flags);
+// --preset and the per-parameter overrides, bound straight to the request's fields.
+void AddCodecFlags(CLI::App& cmd, CodecRequest& request);
 
 // A progress display for one transfer on stderr ("\rput  12.00 MiB / 32.00 MiB  37%"), at
 // most ~5 updates a second, ending with a newline. Empty (no display) unless `force` or

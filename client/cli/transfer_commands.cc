@@ -22,7 +22,7 @@ struct PutFlags {
   std::string ns;
   std::string key;
   bool key_hex = false;
-  CodecFlags codec;
+  CodecRequest codec;
   uint32_t ttl_seconds = 0;
   bool measure_error = false;
   bool progress = false;
@@ -37,7 +37,7 @@ absl::Status RunPut(const GlobalFlags& global, const PutFlags& flags) {
   }
   GEARKV_ASSIGN_OR_RETURN(auto client, MakeClient(global));
   PutOptions options;
-  options.codec = flags.codec.ToRequest();
+  options.codec = flags.codec;
   options.ttl = absl::Seconds(flags.ttl_seconds);
   options.measure_error = flags.measure_error;
   options.deadline = absl::Seconds(global.deadline_seconds);

@@ -105,14 +105,19 @@ TEST(InspectGetHeaderTest, ABlockThatCannotGoToTheDestinationIsTheCallersError) 
   EXPECT_THAT(std::string(announced.status().message()), HasSubstr("kRaw cannot convert"));
 }
 
+// Feeds `answer` a RAW header for `bytes` and the bytes as two chunks split at `split`.
+void AddRawAnswer(GetAnswer& answer, const std::string& bytes, size_t split) {
+  ASSERT_TRUE(answer.Add(wire::GetHeaderMessage(Header(v1::ENCODING_RAW, bytes.size()))).ok());
+  ASSERT_TRUE(answer.Add(Chunk(bytes.substr(0, split))).ok());
+  ASSERT_TRUE(answer.Add(Chunk(bytes.substr(split))).ok());
+}
+
 TEST(GetAnswerTest, RawChunksBecomeTheTensor) {
   const GetOptions options = Raw();
   const auto destination = TensorDestination::Allocated(options);
   GetAnswer answer(options, destination);
   const std::string bytes = Pattern(kRawBytes);
-  ASSERT_TRUE(answer.Add(wire::GetHeaderMessage(Header(v1::ENCODING_RAW, kRawBytes))).ok());
-  ASSERT_TRUE(answer.Add(Chunk(bytes.substr(0, 1000))).ok());
-  ASSERT_TRUE(answer.Add(Chunk(bytes.substr(1000))).ok());
+  ASSERT_NO_FATAL_FAILURE(AddRawAnswer(answer, bytes, 1000));
   auto codec = CpuCodec();
   auto result = answer.Finish(*codec, 1);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -129,10 +134,7 @@ TEST(GetAnswerTest, ProgressIsReportedAfterEachChunk) {
   options.progress = [&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); };
   const auto destination = TensorDestination::Allocated(options);
   GetAnswer answer(options, destination);
-  const std::string bytes = Pattern(kRawBytes);
-  ASSERT_TRUE(answer.Add(wire::GetHeaderMessage(Header(v1::ENCODING_RAW, kRawBytes))).ok());
-  ASSERT_TRUE(answer.Add(Chunk(bytes.substr(0, 4096))).ok());
-  ASSERT_TRUE(answer.Add(Chunk(bytes.substr(4096))).ok());
+  ASSERT_NO_FATAL_FAILURE(AddRawAnswer(answer, Pattern(kRawBytes), 4096));
   EXPECT_EQ(calls, (std::vector<std::pair<uint64_t, uint64_t>>{{4096, kRawBytes},
                                                                {kRawBytes, kRawBytes}}));
 }

@@ -71,39 +71,40 @@ TEST(ResolveSpecTest, UnknownPresetListsTheKnownOnes) {
   }
 }
 
+// ResolveSpec(wire, "gear4") is INVALID_ARGUMENT and its message names `what`.
+void ExpectRefusedNaming(const v1::CodecSpec& wire, std::string_view what) {
+  const absl::Status status = ResolveSpec(wire, "gear4").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find(ToAbsl(what)), absl::string_view::npos) << status;
+}
+
 TEST(ResolveSpecTest, OutOfRangeOverridesAreRefusedNotTruncated) {
   v1::CodecSpec wire;
   wire.set_preset("gear4");
   wire.set_bits(260);  // would wrap to 4 in a uint8_t
-  absl::Status status = ResolveSpec(wire, "gear4").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("bits"), std::string_view::npos) << status;
+  ExpectRefusedNaming(wire, "bits");
 
   wire.clear_bits();
   wire.set_group_size(70000);
-  EXPECT_EQ(ResolveSpec(wire, "gear4").status().code(), absl::StatusCode::kInvalidArgument);
+  ExpectRefusedNaming(wire, "group");
 }
 
 TEST(ResolveSpecTest, InvalidValuesAreRefusedByValidateSpec) {
   v1::CodecSpec wire;
   wire.set_preset("gear4");
   wire.set_bits(5);
-  absl::Status status = ResolveSpec(wire, "gear4").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("gear4"), std::string_view::npos) << status;
+  ExpectRefusedNaming(wire, "gear4");
 
   wire.clear_bits();
   wire.set_outlier_ratio(std::numeric_limits<float>::quiet_NaN());
-  EXPECT_EQ(ResolveSpec(wire, "gear4").status().code(), absl::StatusCode::kInvalidArgument);
+  ExpectRefusedNaming(wire, "outlier");
 }
 
 TEST(ResolveSpecTest, NoneTakesNoOverrides) {
   v1::CodecSpec wire;
   wire.set_preset("none");
   wire.set_bits(4);
-  absl::Status status = ResolveSpec(wire, "gear4").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("bits"), std::string_view::npos) << status;
+  ExpectRefusedNaming(wire, "bits");
 }
 
 TEST(SpecToWireTest, EveryFieldSetAndResolvesBack) {

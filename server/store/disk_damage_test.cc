@@ -64,17 +64,21 @@ class DiskDamageTest : public ::testing::Test {
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
   }
+  // Puts blocks 0..n-1 of `size` bytes (Payload(i, size)), never expiring.
+  static void PutBlocks(DiskStore& store, int n, size_t size) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(store
+                      .Put(Key(i), std::make_shared<const std::string>(Payload(i, size)),
+                           absl::InfiniteFuture())
+                      .ok());
+    }
+  }
   // Blocks 0..n-1 of `size` bytes, then a reopen, which flushes them to table and blob files.
   void WriteAndFlush(int n, size_t size) {
     {
       auto store = MustOpen();
       ASSERT_NE(store, nullptr);
-      for (int i = 0; i < n; ++i) {
-        ASSERT_TRUE(store
-                        ->Put(Key(i), std::make_shared<const std::string>(Payload(i, size)),
-                              absl::InfiniteFuture())
-                        .ok());
-      }
+      ASSERT_NO_FATAL_FAILURE(PutBlocks(*store, n, size));
     }
     ASSERT_NE(MustOpen(), nullptr);
   }
@@ -146,12 +150,7 @@ TEST_F(DiskDamageTest, ManifestCutAfterFlushesWhileRunningRefusesOrLosesNothing)
     {
       auto store = MustOpen(/*write_buffer=*/256 << 10);
       ASSERT_NE(store, nullptr);
-      for (int i = 0; i < kN; ++i) {
-        ASSERT_TRUE(store
-                        ->Put(Key(i), std::make_shared<const std::string>(Payload(i, kSize)),
-                              absl::InfiniteFuture())
-                        .ok());
-      }
+      ASSERT_NO_FATAL_FAILURE(PutBlocks(*store, kN, kSize));
     }
     ASSERT_FALSE(FilesNamed(dir_, ".sst").empty()) << "no flush while running";
     const fs::path manifest = FilesNamed(dir_, "MANIFEST").back();

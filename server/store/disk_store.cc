@@ -260,7 +260,8 @@ absl::Status DiskStore::PutLocked(const std::string& body, const std::string& by
   // fsynced; a reader may see the block before).
   for (const Victim& victim : victims) {
     EraseFromIndex(victim.key_body);
-    (victim.expired ? expirations_ : evictions_).fetch_add(1, std::memory_order_relaxed);
+    (victim.expired ? counters_.expirations : counters_.evictions)
+        .fetch_add(1, std::memory_order_relaxed);
   }
   EraseFromIndex(body);
   index_[body] = IndexEntry{info.seq, charge, expires_at};
@@ -285,7 +286,7 @@ absl::StatusOr<StoredBlock> DiskStore::GetWithExpiry(const BlockKey& key) {
     ReaderMutexLock lock(&mu_);
     auto it = index_.find(body);
     if (it == index_.end()) {
-      misses_.fetch_add(1, std::memory_order_relaxed);
+      counters_.misses.fetch_add(1, std::memory_order_relaxed);
       return absl::NotFoundError("disk tier: no block under this key");
     }
     seq = it->second.seq;
@@ -293,8 +294,8 @@ absl::StatusOr<StoredBlock> DiskStore::GetWithExpiry(const BlockKey& key) {
   }
   if (expired) {
     DropIfUnchanged(body, seq);
-    expirations_.fetch_add(1, std::memory_order_relaxed);
-    misses_.fetch_add(1, std::memory_order_relaxed);
+    counters_.expirations.fetch_add(1, std::memory_order_relaxed);
+    counters_.misses.fetch_add(1, std::memory_order_relaxed);
     return absl::NotFoundError("disk tier: no block under this key");
   }
 
@@ -304,7 +305,7 @@ absl::StatusOr<StoredBlock> DiskStore::GetWithExpiry(const BlockKey& key) {
   if (s.IsNotFound()) {
     // Deleted since the index lookup (then this is a no-op), or a meta row without its block.
     DropIfUnchanged(body, seq);
-    misses_.fetch_add(1, std::memory_order_relaxed);
+    counters_.misses.fetch_add(1, std::memory_order_relaxed);
     return absl::NotFoundError("disk tier: no block under this key");
   }
   absl::Status failed;
@@ -322,7 +323,7 @@ absl::StatusOr<StoredBlock> DiskStore::GetWithExpiry(const BlockKey& key) {
     return absl::DataLossError(absl::StrCat(failed.message(), "; block (namespace '", key.ns, "', ",
                                             key.key.size(), "-byte key) dropped"));
   }
-  hits_.fetch_add(1, std::memory_order_relaxed);
+  counters_.hits.fetch_add(1, std::memory_order_relaxed);
   return StoredBlock{std::make_shared<const std::string>(payload), info->expires_at};
 }
 
@@ -361,7 +362,7 @@ absl::StatusOr<bool> DiskStore::Delete(const BlockKey& key) {
     DeleteRows(body, batch);
     if (absl::Status status = Write(batch); !status.ok()) return status;
     EraseFromIndex(body);
-    if (!live) expirations_.fetch_add(1, std::memory_order_relaxed);
+    if (!live) counters_.expirations.fetch_add(1, std::memory_order_relaxed);
     written = db_->GetLatestSequenceNumber();
   }
   if (absl::Status durable = Durable(written); !durable.ok()) return durable;
@@ -377,10 +378,7 @@ std::vector<TierStats> DiskStore::Stats() {
     stats.blocks = index_.size();
     stats.bytes = bytes_;
   }
-  stats.hits = hits_.load(std::memory_order_relaxed);
-  stats.misses = misses_.load(std::memory_order_relaxed);
-  stats.evictions = evictions_.load(std::memory_order_relaxed);
-  stats.expirations = expirations_.load(std::memory_order_relaxed);
+  counters_.CopyTo(stats);
   return {stats};
 }
 

@@ -143,7 +143,7 @@ absl::Status MemoryStore::Put(const BlockKey& key, BlockBytes bytes, absl::Time 
     }
   }
   Release(freed);
-  if (expired > 0) expirations_.fetch_add(expired, std::memory_order_relaxed);
+  if (expired > 0) counters_.expirations.fetch_add(expired, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
@@ -221,7 +221,7 @@ bool MemoryStore::EvictOne() {
     victim_shard->eviction_done.SignalAll();
   }
   Release(freed);
-  (expired ? expirations_ : evictions_).fetch_add(1, std::memory_order_relaxed);
+  (expired ? counters_.expirations : counters_.evictions).fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -242,21 +242,21 @@ absl::StatusOr<StoredBlock> MemoryStore::GetWithExpiry(const BlockKey& key) {
       if (it->expires_at > now) {
         it->tick = tick_.fetch_add(1, std::memory_order_relaxed) + 1;
         shard.lru.splice(shard.lru.begin(), shard.lru, it);
-        hits_.fetch_add(1, std::memory_order_relaxed);
+        counters_.hits.fetch_add(1, std::memory_order_relaxed);
         return StoredBlock{it->bytes, it->expires_at};
       }
       freed = shard.Unlink(it);
     } else if (auto ev = shard.evicting.find(key);
                ev != shard.evicting.end() && ev->second.expires_at > now) {
-      hits_.fetch_add(1, std::memory_order_relaxed);
+      counters_.hits.fetch_add(1, std::memory_order_relaxed);
       return StoredBlock{ev->second.bytes, ev->second.expires_at};
     }
   }
   if (freed > 0) {
     Release(freed);
-    expirations_.fetch_add(1, std::memory_order_relaxed);
+    counters_.expirations.fetch_add(1, std::memory_order_relaxed);
   }
-  misses_.fetch_add(1, std::memory_order_relaxed);
+  counters_.misses.fetch_add(1, std::memory_order_relaxed);
   return absl::NotFoundError("memory tier: no block under this key");
 }
 
@@ -275,7 +275,7 @@ bool MemoryStore::Contains(const BlockKey& key) {
   }
   if (freed > 0) {
     Release(freed);
-    expirations_.fetch_add(1, std::memory_order_relaxed);
+    counters_.expirations.fetch_add(1, std::memory_order_relaxed);
   }
   return false;
 }
@@ -294,7 +294,7 @@ absl::StatusOr<bool> MemoryStore::Delete(const BlockKey& key) {
     freed = shard.Unlink(found->second);
   }
   Release(freed);
-  if (!live) expirations_.fetch_add(1, std::memory_order_relaxed);
+  if (!live) counters_.expirations.fetch_add(1, std::memory_order_relaxed);
   return live;
 }
 
@@ -304,10 +304,7 @@ std::vector<TierStats> MemoryStore::Stats() {
   stats.capacity_bytes = capacity_bytes_;
   stats.blocks = usage_.blocks.load(std::memory_order_acquire);
   stats.bytes = usage_.bytes.load(std::memory_order_acquire);
-  stats.hits = hits_.load(std::memory_order_relaxed);
-  stats.misses = misses_.load(std::memory_order_relaxed);
-  stats.evictions = evictions_.load(std::memory_order_relaxed);
-  stats.expirations = expirations_.load(std::memory_order_relaxed);
+  counters_.CopyTo(stats);
   return {stats};
 }
 

@@ -70,18 +70,17 @@ RpcChildren BuildRpcFamilies(Registry& registry) {
 }
 
 ByteChildren BuildByteFamilies(Registry& registry) {
-  auto& received_raw = CounterFamily(registry, "gearkv_received_raw_bytes_total",
-                                     "Tensor bytes received in Put calls (raw representation).");
-  auto& received_wire =
-      CounterFamily(registry, "gearkv_received_wire_bytes_total",
-                    "Payload bytes received (Put chunk data as sent: equal to raw).");
-  auto& sent_raw =
-      CounterFamily(registry, "gearkv_sent_raw_bytes_total",
-                    "Tensor bytes delivered by Get calls, counted as raw (uncompressed).");
-  auto& sent_wire =
-      CounterFamily(registry, "gearkv_sent_wire_bytes_total",
-                    "Payload bytes sent (block bytes for COMPRESSED gets, tensor bytes for RAW).");
-  return {&received_raw.Add({}), &received_wire.Add({}), &sent_raw.Add({}), &sent_wire.Add({})};
+  auto total = [&](const char* name, const char* help) {
+    return &CounterFamily(registry, name, help).Add({});
+  };
+  return {total("gearkv_received_raw_bytes_total",
+                "Tensor bytes received in Put calls (raw representation)."),
+          total("gearkv_received_wire_bytes_total",
+                "Payload bytes received (Put chunk data as sent: equal to raw)."),
+          total("gearkv_sent_raw_bytes_total",
+                "Tensor bytes delivered by Get calls, counted as raw (uncompressed)."),
+          total("gearkv_sent_wire_bytes_total",
+                "Payload bytes sent (block bytes for COMPRESSED gets, tensor bytes for RAW).")};
 }
 
 }  // namespace internal

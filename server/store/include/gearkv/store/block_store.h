@@ -9,6 +9,7 @@
 #ifndef GEARKV_STORE_BLOCK_STORE_H_
 #define GEARKV_STORE_BLOCK_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -52,6 +53,22 @@ struct TierStats {
   uint64_t misses = 0;
   uint64_t evictions = 0;
   uint64_t expirations = 0;
+};
+
+// The event counts a tier reports in TierStats. Lock-free; any thread may count.
+struct TierCounters {
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+  std::atomic<uint64_t> evictions{0};
+  std::atomic<uint64_t> expirations{0};
+
+  // Copies the counts into `stats` (each read on its own: a snapshot, not a transaction).
+  void CopyTo(TierStats& stats) const {
+    stats.hits = hits.load(std::memory_order_relaxed);
+    stats.misses = misses.load(std::memory_order_relaxed);
+    stats.evictions = evictions.load(std::memory_order_relaxed);
+    stats.expirations = expirations.load(std::memory_order_relaxed);
+  }
 };
 
 class BlockStore {

@@ -204,10 +204,7 @@ class DiskStore final : public BlockStore {
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   absl::Time next_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 
-  std::atomic<uint64_t> hits_{0};
-  std::atomic<uint64_t> misses_{0};
-  std::atomic<uint64_t> evictions_{0};
-  std::atomic<uint64_t> expirations_{0};
+  TierCounters counters_;
 };
 
 }  // namespace gearkv::store

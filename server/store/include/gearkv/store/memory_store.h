@@ -108,10 +108,7 @@ class MemoryStore final : public BlockStore {
   std::atomic<uint64_t> reserved_bytes_{0};  // charged bytes, stored or about to be
   Usage usage_;
   std::atomic<uint64_t> tick_{0};  // LRU clock
-  std::atomic<uint64_t> hits_{0};
-  std::atomic<uint64_t> misses_{0};
-  std::atomic<uint64_t> evictions_{0};
-  std::atomic<uint64_t> expirations_{0};
+  TierCounters counters_;
 };
 
 }  // namespace gearkv::store
