@@ -12,6 +12,7 @@
 #include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/v1/kv_cache.grpc.pb.h"
+#include "gearkv/wire_limits.h"
 #include "kv_cache_service.h"
 #include "metrics_observer.h"
 #include "service_core.h"
@@ -20,11 +21,6 @@
 
 namespace gearkv::server {
 namespace {
-
-// Messages larger than this are refused by gRPC itself (RESOURCE_EXHAUSTED). It is above the
-// 1 MiB chunk limit so that an oversized chunk reaches the service and gets its own
-// INVALID_ARGUMENT; it also bounds a Lookup request.
-constexpr int kMaxReceiveMessageBytes = 16 << 20;
 
 // The host part of host:port ("0.0.0.0:50051" -> "0.0.0.0", "[::]:1" -> "[::]").
 std::string HostOf(const std::string& address) {
@@ -119,7 +115,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &impl->port);
   builder.RegisterService(impl->service.get());
-  builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  // Larger messages are refused by gRPC itself (RESOURCE_EXHAUSTED). The limit is above the chunk
+  // limit so that an oversized chunk reaches the service and gets its own INVALID_ARGUMENT; it
+  // also bounds a Lookup request.
+  builder.SetMaxReceiveMessageSize(wire::kMaxMessageBytes);
   // gRPC sets SO_REUSEPORT by default, which lets a second server bind a port already in use
   // and silently share its traffic; a taken port must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
