@@ -3,9 +3,11 @@
 Everything static is in pyproject.toml. The run-time floor of protobuf and grpcio follows the
 grpcio-tools that generated the stubs (generated code refuses older runtimes), so the
 dependencies are computed here; grpcio-health-checking (the standard grpc.health.v1 stubs) is
-released with grpcio and gets the same floor.
+released with grpcio and gets the same floor. The version is the one the top-level
+CMakeLists.txt states (project(gearkv VERSION ...)), so C++ and Python report the same.
 """
 import os
+import re
 import sys
 
 from setuptools import setup
@@ -27,4 +29,16 @@ requires = [
     "numpy>=1.22",
 ]
 
-setup(install_requires=requires)
+
+
+def project_version() -> str:
+    """project(gearkv VERSION x.y.z) of the repository's CMakeLists.txt."""
+    cmake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "CMakeLists.txt")
+    with open(cmake, encoding="utf-8") as f:
+        match = re.search(r"project\(gearkv\s+VERSION\s+([0-9][0-9.]*)", f.read())
+    if not match:
+        raise RuntimeError(f"gearkv: no project(gearkv VERSION ...) in {cmake}")
+    return match.group(1)
+
+
+setup(version=project_version(), install_requires=requires)

@@ -8,6 +8,8 @@
         hits = c.lookup(keys).prefix_hits
         restored = c.get(keys[0], as_torch=True)
 """
+from importlib import metadata as _metadata
+
 from gearkv import hf
 from gearkv.client import (PRESETS, SERVICE_NAME, BlockInfo, BlockStats, Client,
                            CompressedBlock, LookupResult, PutResult, make_spec)
@@ -17,7 +19,10 @@ from gearkv.keys import CHUNK_TOKENS, chunk_key, chunk_keys, chunk_ranges
 from gearkv.retry import RetryPolicy
 from gearkv.tensors import bf16_bits_to_float32, float32_to_bf16_bits
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version, which setup.py takes from CMakeLists.txt
+    __version__ = _metadata.version("gearkv")
+except _metadata.PackageNotFoundError:  # imported from a checkout without installing
+    __version__ = "unknown"
 __all__ = [
     "Client", "PutResult", "BlockStats", "BlockInfo", "CompressedBlock", "LookupResult",
     "PRESETS", "SERVICE_NAME", "RetryPolicy", "make_spec", "GearKVError",

@@ -37,3 +37,17 @@ def _clear_json_names(messages):
         for f in m.field:
             f.ClearField("json_name")
         _clear_json_names(m.nested_type)
+
+
+def test_version_is_the_cmake_projects():
+    """The package reports the version project(gearkv VERSION ...) states, as the server does."""
+    import re
+
+    import gearkv
+
+    cmake = os.path.join(PROTO_ROOT, "..", "CMakeLists.txt")
+    if not os.path.isfile(cmake):
+        pytest.skip(f"no CMakeLists.txt at {cmake}")
+    with open(cmake, encoding="utf-8") as f:
+        expected = re.search(r"project\(gearkv\s+VERSION\s+([0-9][0-9.]*)", f.read()).group(1)
+    assert gearkv.__version__ == expected
