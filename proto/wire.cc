@@ -51,6 +51,7 @@ TensorShape ShapeFromWire(const v1::TensorShape& wire) {
 v1::CodecSpec SpecToWire(const CodecSpec& spec) {
   v1::CodecSpec wire;
   wire.set_preset(MatchingPreset(spec));
+  if (spec.method == Method::kNone) return wire;  // stored as sent: no parameter applies
   wire.set_bits(spec.bits);
   wire.set_group_size(spec.group_size);
   wire.set_rank(spec.rank);

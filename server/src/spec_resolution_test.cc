@@ -112,9 +112,13 @@ TEST(SpecToWireTest, EveryFieldSetAndResolvesBack) {
     const CodecSpec spec = *PresetSpec(name);
     v1::CodecSpec wire = wire::SpecToWire(spec);
     EXPECT_EQ(wire.preset(), name);
+    if (spec.method == Method::kNone) {  // `none` has no parameters and takes no overrides
+      EXPECT_FALSE(wire.has_bits() || wire.has_rank()) << wire.ShortDebugString();
+      EXPECT_EQ(ResolveSpec(wire, "gear4")->method, Method::kNone);
+      continue;
+    }
     EXPECT_TRUE(wire.has_bits() && wire.has_group_size() && wire.has_rank() &&
                 wire.has_outlier_ratio() && wire.has_power_iterations() && wire.has_seed());
-    if (spec.method == Method::kNone) continue;  // `none` takes no overrides
     absl::StatusOr<CodecSpec> back = ResolveSpec(wire, "gear4");
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(*back, spec) << name;

@@ -24,9 +24,10 @@ v1::TensorShape ShapeToWire(const TensorShape& shape);
 // Field by field; ValidateShape says whether the shape is usable.
 TensorShape ShapeFromWire(const v1::TensorShape& wire);
 
-// A resolved spec on the wire, every field set; `preset` is MatchingPreset(spec).
+// A resolved spec on the wire, every field set (for Method::kNone only `preset`, "none": no
+// parameter applies); `preset` is MatchingPreset(spec).
 v1::CodecSpec SpecToWire(const CodecSpec& spec);
-// A resolved wire spec (every field set, as SpecToWire writes it) as a CodecSpec; preset
+// A resolved wire spec (as SpecToWire writes it) as a CodecSpec; preset
 // "none" means Method::kNone. Fields that are unset keep CodecSpec's defaults; values are not
 // range-checked (turning a request's preset + overrides into a checked spec is the server's
 // ResolveSpec).
