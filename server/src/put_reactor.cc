@@ -125,7 +125,10 @@ absl::Status PutReactor::AcceptChunk(std::string* chunk) {
 
 void PutReactor::OnEndOfStream() {
   if (!have_header_) {
-    FinishWith(absl::InvalidArgumentError("missing header: the Put stream was empty"));
+    // gRPC ends the read stream the same way when a message does not parse as a PutRequest.
+    FinishWith(absl::InvalidArgumentError(
+        "missing header: the Put stream ended before a header arrived (it was empty, or its "
+        "first message did not parse as a PutRequest)"));
     return;
   }
   if (received_bytes_ != expected_bytes_) {
