@@ -30,6 +30,30 @@ absl::StatusOr<DType> ParseDType(std::string_view name) {
                                                  "' (expected float16, bfloat16 or float32)"));
 }
 
+std::string_view LayoutName(Layout layout) {
+  switch (layout) {
+    case Layout::kCanonical:
+      return "canonical";
+    case Layout::kKv2LTD:
+      return "kv_2ltd";
+    case Layout::kPageFirst:
+      return "page_first";
+  }
+  return "invalid";
+}
+
+bool IsValidLayout(uint8_t value) { return value <= 2; }
+
+absl::StatusOr<Layout> ParseLayout(std::string_view name) {
+  const std::string n = absl::AsciiStrToLower(std::string(name));
+  if (n == "canonical") return Layout::kCanonical;
+  if (n == "kv_2ltd" || n == "layer_first") return Layout::kKv2LTD;
+  if (n == "page_first") return Layout::kPageFirst;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown layout '", std::string(name),
+                   "' (expected canonical, kv_2ltd, layer_first or page_first)"));
+}
+
 std::string TensorShape::DebugString() const {
   return absl::StrCat("[layers=", layers, ", kv=2, heads=", kv_heads, ", tokens=", tokens,
                       ", head_dim=", head_dim, "]");

@@ -1,9 +1,11 @@
 // Tensor descriptions shared by the codec, the service and the clients.
 //
-// A KV block is one canonical tensor [layers][2 (K,V)][kv_heads][tokens][head_dim], row-major,
-// in fp16, bf16 or fp32. TensorView / MutableTensorView are non-owning: the caller keeps the
-// memory alive for as long as the view is used. All types here are plain values; thread-safe to
-// share when not mutated.
+// A KV block is one tensor of layers x 2 (K,V) x kv_heads x tokens x head_dim elements, in fp16,
+// bf16 or fp32. Its shape is always given as TensorShape; its memory order is a Layout (the
+// canonical [layers][2 (K,V)][kv_heads][tokens][head_dim], row-major, unless a view says
+// otherwise). A block's bytes do not depend on the layout it was put in. TensorView /
+// MutableTensorView are non-owning: the caller keeps the memory alive for as long as the view is
+// used. All types here are plain values; thread-safe to share when not mutated.
 #ifndef GEARKV_TENSOR_H_
 #define GEARKV_TENSOR_H_
 
@@ -55,10 +57,29 @@ inline constexpr uint64_t kMaxElements = uint64_t{1} << 34;
 // INVALID_ARGUMENT naming the offending dimension when `shape` breaks a limit above.
 absl::Status ValidateShape(const TensorShape& shape);
 
+// The memory order of a KV tensor's elements, row-major over the dimensions named (the element
+// count is the same in every layout: TensorShape::NumElements()).
+enum class Layout : uint8_t {
+  kCanonical = 0,  // [layers][2][kv_heads][tokens][head_dim]
+  // [2][layers][tokens][kv_heads * head_dim]: LMCache's KV_2LTD. The same memory order as SGLang
+  // HiCache's layer_first ([2][layers][tokens][kv_heads][head_dim]), hence one value.
+  kKv2LTD = 1,
+  kLayerFirst = kKv2LTD,
+  kPageFirst = 2,  // [2][tokens][layers][kv_heads][head_dim]: SGLang HiCache's page_first
+};
+
+// "canonical", "kv_2ltd" (also for kLayerFirst), "page_first".
+std::string_view LayoutName(Layout layout);
+// Accepts the names above (any case) and "layer_first".
+absl::StatusOr<Layout> ParseLayout(std::string_view name);
+// True for the values of the enum (wire values may be anything).
+bool IsValidLayout(uint8_t value);
+
 struct TensorView {
   TensorShape shape;
   DType dtype = DType::kFloat16;
   const void* data = nullptr;
+  Layout layout = Layout::kCanonical;
 
   uint64_t SizeBytes() const { return shape.NumElements() * DTypeSize(dtype); }
 };
@@ -67,9 +88,10 @@ struct MutableTensorView {
   TensorShape shape;
   DType dtype = DType::kFloat16;
   void* data = nullptr;
+  Layout layout = Layout::kCanonical;
 
   uint64_t SizeBytes() const { return shape.NumElements() * DTypeSize(dtype); }
-  operator TensorView() const { return {shape, dtype, data}; }
+  operator TensorView() const { return {shape, dtype, data, layout}; }
 };
 
 }  // namespace gearkv
