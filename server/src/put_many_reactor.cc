@@ -29,35 +29,48 @@ PutManyReactor::PutManyReactor(ServiceCore& core, grpc::CallbackServerContext* c
                                v1::PutManyResponse* response)
     : core_(core), context_(context), response_(response), start_(absl::Now()) {
   core_.observer->OnRpcStarted(kMethod);
+  Actions actions;
   if (absl::Status serving = core_.CheckCall(*context_); !serving.ok()) {
     MutexLock lock(&mu_);
-    EndWith(serving);
-    return;
+    EndWith(serving, actions);
+  } else {
+    actions.read = true;
   }
-  StartRead(&request_);
+  Perform(actions);
+}
+
+void PutManyReactor::Perform(const Actions& actions) {
+  if (actions.finish.has_value()) {
+    Finish(*actions.finish);
+  } else if (actions.read) {
+    StartRead(&request_);
+  }
 }
 
 void PutManyReactor::OnReadDone(bool ok) {
-  MutexLock lock(&mu_);
-  if (!ok) {
-    // The client half-closed (sent everything) or the call broke (cancel, deadline).
-    if (context_->IsCancelled()) {
-      EndWith(absl::CancelledError(
-          "PutMany cancelled; the blocks stored before stay, the one being received is not"));
-    } else if (receiving_ != nullptr) {
-      EndWith(Prefixed(blocks_ - 1, receiving_->CheckComplete()));
+  Actions actions;
+  {
+    MutexLock lock(&mu_);
+    if (!ok) {
+      // The client half-closed (sent everything) or the call broke (cancel, deadline).
+      if (context_->IsCancelled()) {
+        EndWith(absl::CancelledError(
+                    "PutMany cancelled; the blocks stored before stay, the one being received is "
+                    "not"),
+                actions);
+      } else if (receiving_ != nullptr) {
+        EndWith(Prefixed(blocks_ - 1, receiving_->CheckComplete()), actions);
+      } else {
+        EndWith(absl::OkStatus(), actions);
+      }
+    } else if (absl::StatusOr<bool> go_on = Accept(request_); !go_on.ok()) {
+      EndWith(go_on.status(), actions);
     } else {
-      EndWith(absl::OkStatus());
+      request_.Clear();
+      actions.read = *go_on;
     }
-    return;
   }
-  absl::StatusOr<bool> go_on = Accept(request_);
-  if (!go_on.ok()) {
-    EndWith(go_on.status());
-    return;
-  }
-  request_.Clear();
-  if (*go_on) StartRead(&request_);
+  Perform(actions);
 }
 
 absl::StatusOr<bool> PutManyReactor::Accept(v1::PutManyRequest& message) {
@@ -141,7 +154,16 @@ void PutManyReactor::Submit(Ready ready) {
 void PutManyReactor::Store(Ready ready) {
   v1::PutResponse stored;
   absl::Status status = ready.block->CompressAndStore(*context_, kMethod, &stored);
-  MutexLock lock(&mu_);
+  Actions actions;
+  {
+    MutexLock lock(&mu_);
+    StoreDone(std::move(ready), status, stored, actions);
+  }
+  Perform(actions);
+}
+
+void PutManyReactor::StoreDone(Ready ready, const absl::Status& status, v1::PutResponse& stored,
+                               Actions& actions) {
   if (status.ok()) {
     raw_stored_ += ready.block->expected_bytes();
     block_bytes_ += ready.block->block_bytes();
@@ -153,9 +175,9 @@ void PutManyReactor::Store(Ready ready) {
     Ready next = std::move(*parked_);
     parked_.reset();
     Submit(std::move(next));
-    if (!end_.has_value()) StartRead(&request_);
+    actions.read = !end_.has_value();  // reading paused while the block was parked
   }
-  MaybeFinish();
+  MaybeFinish(actions);
 }
 
 void PutManyReactor::SetResult(int index, const absl::Status& status, v1::PutResponse* stored,
@@ -176,20 +198,20 @@ void PutManyReactor::SetResult(int index, const absl::Status& status, v1::PutRes
   core_.observer->OnBatchKeyDone(record);
 }
 
-void PutManyReactor::EndWith(const absl::Status& status) {
+void PutManyReactor::EndWith(const absl::Status& status, Actions& actions) {
   if (!end_.has_value()) end_ = status;
   if (!end_->ok()) {
     receiving_.reset();  // never stored
     parked_.reset();
   }
-  MaybeFinish();
+  MaybeFinish(actions);
 }
 
-void PutManyReactor::MaybeFinish() {
+void PutManyReactor::MaybeFinish(Actions& actions) {
   if (finished_ || !end_.has_value() || storing_) return;
   finished_ = true;
   code_ = end_->code();
-  Finish(ToGrpcStatus(*end_));
+  actions.finish = ToGrpcStatus(*end_);
 }
 
 void PutManyReactor::OnDone() {

@@ -16,6 +16,7 @@
 #define GEARKV_SERVER_SRC_PUT_MANY_REACTOR_H_
 
 #include <grpcpp/support/server_callback.h>
+#include <grpcpp/support/status.h>
 
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,14 @@ class PutManyReactor final : public grpc::ServerReadReactor<v1::PutManyRequest> 
   void OnDone() override;
 
  private:
+  // What to do with the call once mu_ is released (gRPC may run a reaction inline from StartRead
+  // or Finish, which takes mu_ again): at most one of them.
+  struct Actions {
+    bool read = false;
+    std::optional<grpc::Status> finish;
+  };
+  void Perform(const Actions& actions);
+
   // A complete block and its index, for the codec pool.
   struct Ready {
     std::unique_ptr<PutBlock> block;
@@ -55,9 +64,12 @@ class PutManyReactor final : public grpc::ServerReadReactor<v1::PutManyRequest> 
   void Submit(Ready ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // On the codec pool.
   void Store(Ready ready);
+  // Store's bookkeeping once the block is stored or refused: its result, the parked block.
+  void StoreDone(Ready ready, const absl::Status& status, v1::PutResponse& stored, Actions& actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the call with `status` once no block is on the codec pool (now, or when it is back).
-  void EndWith(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndWith(const absl::Status& status, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeFinish(Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Block `index`'s result (`stored` when OK), told to the observer with `block`'s figures.
   void SetResult(int index, const absl::Status& status, v1::PutResponse* stored,
                  const PutBlock& block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -79,7 +91,7 @@ class PutManyReactor final : public grpc::ServerReadReactor<v1::PutManyRequest> 
   uint64_t bytes_in_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t raw_stored_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t block_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::StatusCode code_ = absl::StatusCode::kUnknown;  // set by Finish's caller, read in OnDone
+  absl::StatusCode code_ ABSL_GUARDED_BY(mu_) = absl::StatusCode::kUnknown;
 };
 
 }  // namespace gearkv::server
