@@ -1,7 +1,8 @@
 // gearkv service benchmark: the gearkv bench load generator (client/cli/bench_runner.h) against
 // a gearkv-server, side by side with Redis storing the same raw blocks with SET/GET through
 // hiredis, from this one process. Prints a table, checks the targets of issue 3, and writes
-// JSON and Markdown results. bench/service/run.sh starts both servers and runs it.
+// JSON and Markdown results. The batched rows (batch_load.h) compare GetMany/PutMany with Redis
+// pipelines. bench/service/run.sh starts both servers and runs it.
 #include <iostream>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "batch_load.h"
 #include "bench_runner.h"
 #include "gearkv/tensor_file.h"
 #include "nlohmann/json.hpp"
@@ -27,6 +29,7 @@ struct Row {
   std::string preset;  // "raw" for redis
   std::string get_encoding;
   int clients = 0;
+  int batch = 1;  // blocks per operation (batched rows: GetMany/PutMany, Redis pipelines)
   double stored_bytes_per_block = 0;
   double tokens_per_gib = 0;
   cli::OpReport put, get;
@@ -55,14 +58,15 @@ nlohmann::json OpJson(const cli::OpReport& op) {
 
 std::string MarkdownTable(const std::vector<Row>& rows) {
   std::string out =
-      "| system | block | preset | get | clients | stored/block | tokens/GiB | put GB/s | put p50 "
+      "| system | block | batch | preset | get | clients | stored/block | tokens/GiB | put GB/s | "
+      "put p50 "
       "ms | put p99 ms | get GB/s (raw-equiv) | get wire GB/s | get p50 ms | get p99 ms | "
-      "errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const Row& r : rows) {
     out += absl::StrFormat(
-        "| %s | %.0f MiB | %s | %s | %d | %.2f MiB | %.0f | %.3f | %.1f | %.1f | %.3f | %.3f | "
-        "%.1f | %.1f | %d |\n",
-        r.system, r.block_bytes / 1048576.0, r.preset, r.get_encoding, r.clients,
+        "| %s | %.0f MiB | %d | %s | %s | %d | %.2f MiB | %.0f | %.3f | %.1f | %.1f | %.3f | %.3f "
+        "| %.1f | %.1f | %d |\n",
+        r.system, r.block_bytes / 1048576.0, r.batch, r.preset, r.get_encoding, r.clients,
         r.stored_bytes_per_block / 1048576.0, r.tokens_per_gib, r.put.RawGBps(),
         r.put.latency.p50_ms, r.put.latency.p99_ms, r.get.RawGBps(), r.get.WireGBps(),
         r.get.latency.p50_ms, r.get.latency.p99_ms, r.put.errors + r.get.errors);
@@ -71,9 +75,10 @@ std::string MarkdownTable(const std::vector<Row>& rows) {
 }
 
 const Row* Find(const std::vector<Row>& rows, const std::string& system, uint64_t bytes,
-                const std::string& preset, int clients, const std::string& encoding = "") {
+                const std::string& preset, int clients, const std::string& encoding = "",
+                int batch = 1) {
   for (const Row& r : rows) {
-    if (r.system == system && r.block_bytes == bytes && r.preset == preset &&
+    if (r.system == system && r.block_bytes == bytes && r.preset == preset && r.batch == batch &&
         r.clients == clients && (encoding.empty() || r.get_encoding == encoding)) {
       return &r;
     }
@@ -110,6 +115,31 @@ std::vector<std::string> CheckTargets(const std::vector<Row>& rows, std::vector<
   return lines;
 }
 
+// The batched targets of issue 14: the batched COMPRESSED Get at >= 2x Redis' pipelined GETs
+// (raw-equivalent GB/s); the batched Put reported against pipelined SETs, no target.
+std::vector<std::string> CheckBatchTargets(const std::vector<Row>& rows, uint64_t bytes, int batch,
+                                           const std::string& preset,
+                                           std::vector<int> client_counts) {
+  std::vector<std::string> lines;
+  for (int clients : client_counts) {
+    const Row* g = Find(rows, "gearkv", bytes, preset, clients, "compressed", batch);
+    const Row* r = Find(rows, "redis", bytes, "raw", clients, "", batch);
+    if (g == nullptr || r == nullptr || r->get.RawGBps() <= 0) continue;
+    const double x = g->get.RawGBps() / r->get.RawGBps();
+    lines.push_back(absl::StrFormat(
+        "%d x %.0f MiB batch, %d client(s): GetMany COMPRESSED %s %.3f GB/s raw-equivalent vs "
+        "Redis pipelined GET %.3f GB/s = %.2fx (target >= 2x): %s",
+        batch, bytes / 1048576.0, clients, preset, g->get.RawGBps(), r->get.RawGBps(), x,
+        x >= 2.0 ? "MET" : "NOT MET"));
+    lines.push_back(absl::StrFormat(
+        "%d x %.0f MiB batch, %d client(s): PutMany %s %.3f GB/s vs Redis pipelined SET %.3f "
+        "GB/s = %.2fx (no target)",
+        batch, bytes / 1048576.0, clients, preset, g->put.RawGBps(), r->put.RawGBps(),
+        r->put.RawGBps() > 0 ? g->put.RawGBps() / r->put.RawGBps() : 0));
+  }
+  return lines;
+}
+
 }  // namespace
 }  // namespace gearkv::bench
 
@@ -125,6 +155,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> shapes = {"32x8x256x128", "1x8x256x128"};
   bool gear4_raw_get = true;
   int keys_per_client = 2;
+  int batch_blocks = 32;
+  std::string batch_shape = "1x8x256x128";
+  std::string batch_preset = "gear4";
   std::string json_out, markdown_out;
   app.add_option("--target", target, "gearkv server")->capture_default_str();
   app.add_option("--redis_host", redis_host)->capture_default_str();
@@ -138,6 +171,12 @@ int main(int argc, char** argv) {
   app.add_option("--gear4_raw_get", gear4_raw_get, "also run gear4 with RAW gets")
       ->capture_default_str();
   app.add_option("--keys_per_client", keys_per_client)->capture_default_str();
+  app.add_option("--batch_blocks", batch_blocks,
+                 "blocks per batched operation (GetMany/PutMany vs Redis pipelines); 0 = none")
+      ->capture_default_str();
+  app.add_option("--batch_shape", batch_shape, "the batched rows' block (fp16)")
+      ->capture_default_str();
+  app.add_option("--batch_preset", batch_preset)->capture_default_str();
   app.add_option("--json_out", json_out);
   app.add_option("--markdown_out", markdown_out);
   CLI11_PARSE(app, argc, argv);
@@ -168,7 +207,7 @@ int main(int argc, char** argv) {
           std::cerr << "redis: " << r.status() << "\n";
           return 1;
         }
-        rows.push_back(Row{"redis", *shape, r->block_bytes, "raw", "raw", n,
+        rows.push_back(Row{"redis", *shape, r->block_bytes, "raw", "raw", n, 1,
                            r->server_bytes_per_block, r->tokens_per_gib, r->set, r->get});
       }
       for (const std::string& preset : presets) {
@@ -193,14 +232,59 @@ int main(int argc, char** argv) {
             std::cerr << "gearkv: " << r.status() << "\n";
             return 1;
           }
-          rows.push_back(Row{"gearkv", *shape, r->block_raw_bytes, preset, enc, n,
+          rows.push_back(Row{"gearkv", *shape, r->block_raw_bytes, preset, enc, n, 1,
                              r->server_bytes_per_block, r->tokens_per_gib, r->put, r->get});
         }
       }
     }
   }
+  uint64_t batch_bytes = 0;
+  if (batch_blocks > 0) {
+    auto shape = ParseShape(batch_shape);
+    if (!shape.ok()) {
+      std::cerr << shape.status() << "\n";
+      return 2;
+    }
+    for (int n : clients) {
+      BatchLoadConfig bc;
+      bc.clients = n;
+      bc.blocks = batch_blocks;
+      bc.shape = *shape;
+      bc.duration = absl::Seconds(duration);
+      bc.progress = progress;
+      if (redis_port > 0) {
+        std::cerr << "== redis pipelined " << batch_blocks << " x " << batch_shape << " clients "
+                  << n << "\n";
+        auto r = RunRedisBatchLoad(bc, redis_host, redis_port);
+        if (!r.ok()) {
+          std::cerr << "redis: " << r.status() << "\n";
+          return 1;
+        }
+        rows.push_back(Row{"redis", *shape, r->block_bytes, "raw", "raw", n, batch_blocks, 0, 0,
+                           r->put, r->get});
+      }
+      std::cerr << "== gearkv batched " << batch_blocks << " x " << batch_shape << " "
+                << batch_preset << " clients " << n << "\n";
+      CodecRequest codec;
+      codec.preset = batch_preset;
+      auto g = RunGearkvBatchLoad(bc, target, codec);
+      if (!g.ok()) {
+        std::cerr << "gearkv: " << g.status() << "\n";
+        return 1;
+      }
+      batch_bytes = g->block_bytes;
+      rows.push_back(Row{"gearkv", *shape, g->block_bytes, batch_preset, "compressed", n,
+                         batch_blocks, static_cast<double>(g->stored_bytes), 0, g->put, g->get});
+    }
+  }
   const std::string table = MarkdownTable(rows);
-  const std::vector<std::string> checks = CheckTargets(rows, sizes, clients);
+  std::vector<std::string> checks = CheckTargets(rows, sizes, clients);
+  if (batch_bytes > 0) {
+    for (std::string& line :
+         CheckBatchTargets(rows, batch_bytes, batch_blocks, batch_preset, clients)) {
+      checks.push_back(std::move(line));
+    }
+  }
   std::cout << table << "\n";
   for (const std::string& line : checks) std::cout << line << "\n";
 
@@ -217,6 +301,7 @@ int main(int argc, char** argv) {
          {"preset", r.preset},
          {"get_encoding", r.get_encoding},
          {"clients", r.clients},
+         {"batch", r.batch},
          {"stored_bytes_per_block", r.stored_bytes_per_block},
          {"tokens_per_gib", r.tokens_per_gib},
          {"put", OpJson(r.put)},

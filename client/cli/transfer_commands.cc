@@ -3,6 +3,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,10 +18,10 @@ namespace gearkv::cli {
 namespace {
 
 struct PutFlags {
-  std::string file;
+  std::vector<std::string> files;
   std::string tensor_name;
   std::string ns;
-  std::string key;
+  std::vector<std::string> keys;
   bool key_hex = false;
   CodecRequest codec;
   uint32_t ttl_seconds = 0;
@@ -28,12 +29,44 @@ struct PutFlags {
   bool progress = false;
 };
 
+void PrintStored(const std::string& ns, const std::string& key, const TensorView& view,
+                 const PutResult& result) {
+  std::cout << absl::StrFormat(
+      "stored %s/%s: %s %s, %s -> %s (ratio %.2fx, %.3f bits/element), %s, backend %s", ToAbsl(ns),
+      ToAbsl(DisplayKey(key)), ToAbsl(DTypeName(view.dtype)), ToAbsl(view.shape.DebugString()),
+      ToAbsl(FormatBytes(result.cost.raw_bytes)), ToAbsl(FormatBytes(result.cost.stored_bytes)),
+      result.cost.ratio, result.cost.bits_per_element,
+      result.preset.empty() ? ToAbsl(result.spec.DebugString()) : ToAbsl(result.preset),
+      ToAbsl(result.backend));
+  if (result.cost.relative_error) {
+    std::cout << absl::StrFormat(", relative error %.4f", *result.cost.relative_error);
+  }
+  std::cout << "\n";
+}
+
+// One file per key; several go in one PutMany, each block reported on its own line (the first
+// failure is the command's).
 absl::Status RunPut(const GlobalFlags& global, const PutFlags& flags) {
-  GEARKV_ASSIGN_OR_RETURN(std::string key, DecodeKey(flags.key, flags.key_hex));
-  GEARKV_ASSIGN_OR_RETURN(Tensor tensor, ReadTensorFile(flags.file, flags.tensor_name));
-  auto view = AsKvView(tensor);
-  if (!view.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(flags.file, ": ", view.status().message()));
+  if (flags.files.size() != flags.keys.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(flags.files.size(), " files and ",
+                                                   flags.keys.size(),
+                                                   " keys: give one key per "
+                                                   "file (-k KEY for each, in the same order)"));
+  }
+  std::vector<std::string> keys;
+  std::vector<Tensor> tensors;
+  std::vector<TensorView> views;
+  tensors.reserve(flags.files.size());
+  for (size_t i = 0; i < flags.files.size(); ++i) {
+    GEARKV_ASSIGN_OR_RETURN(keys.emplace_back(), DecodeKey(flags.keys[i], flags.key_hex));
+    GEARKV_ASSIGN_OR_RETURN(tensors.emplace_back(),
+                            ReadTensorFile(flags.files[i], flags.tensor_name));
+    auto view = AsKvView(tensors.back());
+    if (!view.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flags.files[i], ": ", view.status().message()));
+    }
+    views.push_back(*view);
   }
   GEARKV_ASSIGN_OR_RETURN(auto client, MakeClient(global));
   PutOptions options;
@@ -42,27 +75,30 @@ absl::Status RunPut(const GlobalFlags& global, const PutFlags& flags) {
   options.measure_error = flags.measure_error;
   options.deadline = absl::Seconds(global.deadline_seconds);
   options.progress = MakeTransferProgress("put", flags.progress);
-  GEARKV_ASSIGN_OR_RETURN(PutResult result, client->Put(flags.ns, key, *view, options));
-  std::cout << absl::StrFormat(
-      "stored %s/%s: %s %s, %s -> %s (ratio %.2fx, %.3f bits/element), %s, backend %s",
-      ToAbsl(flags.ns), ToAbsl(DisplayKey(key)), ToAbsl(DTypeName(view->dtype)),
-      ToAbsl(view->shape.DebugString()), ToAbsl(FormatBytes(result.cost.raw_bytes)),
-      ToAbsl(FormatBytes(result.cost.stored_bytes)), result.cost.ratio,
-      result.cost.bits_per_element,
-      result.preset.empty() ? ToAbsl(result.spec.DebugString()) : ToAbsl(result.preset),
-      ToAbsl(result.backend));
-  if (result.cost.relative_error) {
-    std::cout << absl::StrFormat(", relative error %.4f", *result.cost.relative_error);
+  if (views.size() == 1) {
+    GEARKV_ASSIGN_OR_RETURN(PutResult result, client->Put(flags.ns, keys[0], views[0], options));
+    PrintStored(flags.ns, keys[0], views[0], result);
+    return absl::OkStatus();
   }
-  std::cout << "\n";
-  return absl::OkStatus();
+  GEARKV_ASSIGN_OR_RETURN(auto results, client->PutMany(flags.ns, keys, views, options));
+  absl::Status first;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].ok()) {
+      PrintStored(flags.ns, keys[i], views[i], *results[i]);
+      continue;
+    }
+    std::cerr << "not stored " << flags.ns << "/" << DisplayKey(keys[i]) << " (" << flags.files[i]
+              << "): " << results[i].status() << "\n";
+    if (first.ok()) first = results[i].status();
+  }
+  return first;
 }
 
 struct GetFlags {
   std::string ns;
-  std::string key;
+  std::vector<std::string> keys;
   bool key_hex = false;
-  std::string output;
+  std::vector<std::string> outputs;
   std::string tensor_name;
   std::string encoding = "compressed";
   std::string layers;
@@ -83,9 +119,41 @@ void WidenBf16(Tensor& t) {
   t.dtype = DType::kFloat32;
 }
 
+// Writes `got` (the block under `key`) to `output`.
+absl::Status WriteGot(const GetFlags& flags, const std::string& key, const std::string& output,
+                      GetResult& got) {
+  GEARKV_ASSIGN_OR_RETURN(TensorFileFormat format, TensorFileFormatOf(output));
+  if (format == TensorFileFormat::kNpy && got.tensor.dtype == DType::kBFloat16) {
+    std::cerr << "note: .npy has no bfloat16; writing float32 (exact)\n";
+    WidenBf16(got.tensor);
+  }
+  std::map<std::string, std::string> metadata = {
+      {"gearkv.namespace", flags.ns},
+      {"gearkv.key", DisplayKey(key)},
+      {"gearkv.spec", got.preset.empty() ? got.spec.DebugString() : got.preset},
+      {"gearkv.stored_dtype", std::string(DTypeName(got.stored_dtype))}};
+  GEARKV_RETURN_IF_ERROR(WriteTensorFile(output, got.tensor, flags.tensor_name, metadata));
+  std::cout << absl::StrFormat(
+      "wrote %s: %s %s (%s on the wire, %s; stored as %s, ratio %.2fx)\n", ToAbsl(output),
+      ToAbsl(DTypeName(got.tensor.dtype)), ToAbsl(got.shape.DebugString()),
+      ToAbsl(FormatBytes(got.wire_bytes)), got.encoding == GetEncoding::kRaw ? "raw" : "compressed",
+      got.preset.empty() ? ToAbsl(got.spec.DebugString()) : ToAbsl(got.preset), got.cost.ratio);
+  return absl::OkStatus();
+}
+
+// One output per key; several keys go in one GetMany, each written or reported on its own (the
+// first failure is the command's).
 absl::Status RunGet(const GlobalFlags& global, const GetFlags& flags) {
-  GEARKV_ASSIGN_OR_RETURN(std::string key, DecodeKey(flags.key, flags.key_hex));
-  GEARKV_ASSIGN_OR_RETURN(TensorFileFormat format, TensorFileFormatOf(flags.output));
+  if (flags.outputs.size() != flags.keys.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flags.keys.size(), " keys and ", flags.outputs.size(),
+                     " outputs: give one output per key (-o FILE for each, in the same order)"));
+  }
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < flags.keys.size(); ++i) {
+    GEARKV_ASSIGN_OR_RETURN(keys.emplace_back(), DecodeKey(flags.keys[i], flags.key_hex));
+    GEARKV_RETURN_IF_ERROR(TensorFileFormatOf(flags.outputs[i]).status());
+  }
   GetOptions options;
   options.encoding = flags.encoding == "raw" ? GetEncoding::kRaw : GetEncoding::kCompressed;
   options.deadline = absl::Seconds(global.deadline_seconds);
@@ -104,28 +172,28 @@ absl::Status RunGet(const GlobalFlags& global, const GetFlags& flags) {
   }
   options.progress = MakeTransferProgress("get", flags.progress);
   GEARKV_ASSIGN_OR_RETURN(auto client, MakeClient(global));
-  GEARKV_ASSIGN_OR_RETURN(GetResult got, client->Get(flags.ns, key, options));
-  if (format == TensorFileFormat::kNpy && got.tensor.dtype == DType::kBFloat16) {
-    std::cerr << "note: .npy has no bfloat16; writing float32 (exact)\n";
-    WidenBf16(got.tensor);
+  if (keys.size() == 1) {
+    GEARKV_ASSIGN_OR_RETURN(GetResult got, client->Get(flags.ns, keys[0], options));
+    return WriteGot(flags, keys[0], flags.outputs[0], got);
   }
-  std::map<std::string, std::string> metadata = {
-      {"gearkv.namespace", flags.ns},
-      {"gearkv.key", DisplayKey(key)},
-      {"gearkv.spec", got.preset.empty() ? got.spec.DebugString() : got.preset},
-      {"gearkv.stored_dtype", std::string(DTypeName(got.stored_dtype))}};
-  GEARKV_RETURN_IF_ERROR(WriteTensorFile(flags.output, got.tensor, flags.tensor_name, metadata));
-  std::cout << absl::StrFormat(
-      "wrote %s: %s %s (%s on the wire, %s; stored as %s, ratio %.2fx)\n", ToAbsl(flags.output),
-      ToAbsl(DTypeName(got.tensor.dtype)), ToAbsl(got.shape.DebugString()),
-      ToAbsl(FormatBytes(got.wire_bytes)), got.encoding == GetEncoding::kRaw ? "raw" : "compressed",
-      got.preset.empty() ? ToAbsl(got.spec.DebugString()) : ToAbsl(got.preset), got.cost.ratio);
-  return absl::OkStatus();
+  GEARKV_ASSIGN_OR_RETURN(auto results, client->GetMany(flags.ns, keys, options));
+  absl::Status first;
+  for (size_t i = 0; i < results.size(); ++i) {
+    absl::Status status = results[i].status();
+    if (status.ok()) status = WriteGot(flags, keys[i], flags.outputs[i], *results[i]);
+    if (status.ok()) continue;
+    std::cerr << "not written " << flags.outputs[i] << " (" << flags.ns << "/"
+              << DisplayKey(keys[i]) << "): " << status << "\n";
+    if (first.ok()) first = status;
+  }
+  return first;
 }
 
-void AddKeyFlags(CLI::App* cmd, std::string& ns, std::string& key, bool& key_hex) {
+void AddKeyFlags(CLI::App* cmd, std::vector<std::string>& keys, std::string& ns, bool& key_hex) {
   cmd->add_option("--namespace,-n", ns, "namespace (model + tenant)")->required();
-  cmd->add_option("--key,-k", key, "block key")->required();
+  cmd->add_option("--key,-k", keys, "block key (several: one batched call)")
+      ->required()
+      ->allow_extra_args(false);
   cmd->add_flag("--key_hex", key_hex, "the key is given in hex");
 }
 
@@ -135,11 +203,11 @@ void AddPutCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
   auto flags = std::make_shared<PutFlags>();
   CLI::App* cmd = app.add_subcommand(
       "put",
-      "store a KV tensor ([layers,2,heads,tokens,head_dim] or [2,heads,tokens,head_dim]) "
-      "from a .npy or .safetensors file");
-  cmd->add_option("file", flags->file, ".npy or .safetensors file")->required();
+      "store KV tensors ([layers,2,heads,tokens,head_dim] or [2,heads,tokens,head_dim]) "
+      "from .npy or .safetensors files, one key each (several: one PutMany)");
+  cmd->add_option("files", flags->files, ".npy or .safetensors file(s), one per key")->required();
   cmd->add_option("--tensor", flags->tensor_name, "tensor name inside a .safetensors file");
-  AddKeyFlags(cmd, flags->ns, flags->key, flags->key_hex);
+  AddKeyFlags(cmd, flags->keys, flags->ns, flags->key_hex);
   AddCodecFlags(*cmd, flags->codec);
   cmd->add_option("--ttl_seconds", flags->ttl_seconds, "expiry (0 = never)");
   cmd->add_flag("--measure_error", flags->measure_error, "report the relative error");
@@ -152,9 +220,12 @@ void AddPutCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
 
 void AddGetCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
   auto flags = std::make_shared<GetFlags>();
-  CLI::App* cmd = app.add_subcommand("get", "fetch a KV block into a .npy or .safetensors file");
-  AddKeyFlags(cmd, flags->ns, flags->key, flags->key_hex);
-  cmd->add_option("--output,-o", flags->output, ".npy or .safetensors file to write")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "get", "fetch KV blocks into .npy or .safetensors files, one per key (several: one GetMany)");
+  AddKeyFlags(cmd, flags->keys, flags->ns, flags->key_hex);
+  cmd->add_option("--output,-o", flags->outputs, ".npy or .safetensors file to write, one per key")
+      ->required()
+      ->allow_extra_args(false);
   cmd->add_option("--tensor", flags->tensor_name, "tensor name in a .safetensors output (kv)");
   cmd->add_option("--encoding", flags->encoding,
                   "compressed: block bytes over the wire, decompressed here; raw: the server "

@@ -9,12 +9,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "batched_calls.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/v1/kv_cache.grpc.pb.h"
 #include "gearkv/wire.h"
 #include "gearkv/wire_limits.h"
 #include "gearkv/wire_status.h"
 #include "get_answer.h"
+#include "get_many_answer.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -57,6 +59,9 @@ class GrpcClient final : public Client {
         get_method_name_(absl::StrCat("/", v1::KVCache::service_full_name(), "/Get")),
         get_method_(get_method_name_.c_str(), nullptr, grpc::internal::RpcMethod::SERVER_STREAMING,
                     channel_),
+        get_many_method_name_(absl::StrCat("/", v1::KVCache::service_full_name(), "/GetMany")),
+        get_many_method_(get_many_method_name_.c_str(), nullptr,
+                         grpc::internal::RpcMethod::SERVER_STREAMING, channel_),
         codec_(std::move(codec)) {}
 
   absl::StatusOr<PutResult> Put(std::string_view ns, std::string_view key, const TensorView& tensor,
@@ -66,6 +71,14 @@ class GrpcClient final : public Client {
   absl::StatusOr<GetResult> GetInto(std::string_view ns, std::string_view key,
                                     const MutableTensorView& out,
                                     const GetOptions& options) override;
+  absl::StatusOr<std::vector<absl::StatusOr<GetResult>>> GetMany(
+      std::string_view ns, absl::Span<const std::string> keys, const GetOptions& options) override;
+  absl::StatusOr<std::vector<absl::StatusOr<GetResult>>> GetManyInto(
+      std::string_view ns, absl::Span<const std::string> keys,
+      absl::Span<const MutableTensorView> outs, const GetOptions& options) override;
+  absl::StatusOr<std::vector<absl::StatusOr<PutResult>>> PutMany(
+      std::string_view ns, absl::Span<const std::string> keys, absl::Span<const TensorView> tensors,
+      const PutOptions& options) override;
   absl::StatusOr<LookupResult> Lookup(std::string_view ns, absl::Span<const std::string> keys,
                                       const CallOptions& options) override;
   absl::StatusOr<bool> Delete(std::string_view ns, std::string_view key,
@@ -91,6 +104,10 @@ class GrpcClient final : public Client {
                                    const GetOptions& options, const TensorDestination& destination);
   absl::StatusOr<GetResult> GetOnce(const v1::GetRequest& request, const GetOptions& options,
                                     const TensorDestination& destination, absl::Time deadline);
+  // GetMany and GetManyInto: each attempt asks for the keys not answered yet.
+  absl::StatusOr<std::vector<absl::StatusOr<GetResult>>> RunGetMany(
+      std::string_view ns, absl::Span<const std::string> keys, const GetOptions& options,
+      const std::vector<TensorDestination>& destinations);
 
   const ClientOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;
@@ -99,6 +116,8 @@ class GrpcClient final : public Client {
   // KVCache.Get with its messages left serialized; the RpcMethod keeps a pointer to the name.
   const std::string get_method_name_;
   const grpc::internal::RpcMethod get_method_;
+  const std::string get_many_method_name_;  // KVCache.GetMany, serialized like Get
+  const grpc::internal::RpcMethod get_many_method_;
   const std::unique_ptr<Codec> codec_;
 };
 
@@ -155,16 +174,8 @@ absl::StatusOr<GetResult> GrpcClient::Get(std::string_view ns, std::string_view 
 absl::StatusOr<GetResult> GrpcClient::GetInto(std::string_view ns, std::string_view key,
                                               const MutableTensorView& out,
                                               const GetOptions& options) {
-  if (out.data == nullptr && out.SizeBytes() > 0) {
-    return absl::InvalidArgumentError("GetInto: out.data is null");
-  }
-  if (absl::Status s = ValidateShape(out.shape); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("GetInto: out.shape: ", s.message()));
-  }
-  if (!options.decompress) {
-    return absl::InvalidArgumentError(
-        "GetInto: options.decompress must be true (GetInto always writes the tensor into out)");
-  }
+  GEARKV_RETURN_IF_ERROR(client_internal::CheckGetIntoOut("GetInto", out));
+  GEARKV_RETURN_IF_ERROR(client_internal::CheckGetIntoOptions("GetInto", options));
   if (options.out_dtype && *options.out_dtype != out.dtype) {
     return absl::InvalidArgumentError(absl::StrCat(
         "GetInto: options.out_dtype ", std::string(DTypeName(*options.out_dtype)),
@@ -205,6 +216,91 @@ absl::StatusOr<GetResult> GrpcClient::GetOnce(const v1::GetRequest& request,
   }
   GEARKV_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
   return answer.Finish(*codec_, options_.decompress_threads);
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<GetResult>>> GrpcClient::GetMany(
+    std::string_view ns, absl::Span<const std::string> keys, const GetOptions& options) {
+  GEARKV_RETURN_IF_ERROR(client_internal::CheckBatchSize("GetMany", keys.size(), keys.size(), ""));
+  GetOptions per_key = options;
+  per_key.progress = nullptr;
+  std::vector<TensorDestination> destinations;
+  destinations.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    destinations.push_back(TensorDestination::Allocated(per_key));
+  }
+  return RunGetMany(ns, keys, per_key, destinations);
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<GetResult>>> GrpcClient::GetManyInto(
+    std::string_view ns, absl::Span<const std::string> keys,
+    absl::Span<const MutableTensorView> outs, const GetOptions& options) {
+  GEARKV_RETURN_IF_ERROR(
+      client_internal::CheckBatchSize("GetManyInto", keys.size(), outs.size(), "outs"));
+  GEARKV_RETURN_IF_ERROR(client_internal::CheckGetIntoOptions("GetManyInto", options));
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (absl::Status s = client_internal::CheckGetIntoOut("GetManyInto", outs[i]); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("outs[", i, "]: ", s.message()));
+    }
+    if (options.out_dtype && *options.out_dtype != outs[i].dtype) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "GetManyInto: options.out_dtype ", std::string(DTypeName(*options.out_dtype)),
+          " contradicts outs[", i, "].dtype ", std::string(DTypeName(outs[i].dtype)),
+          " (leave out_dtype unset)"));
+    }
+  }
+  GetOptions per_key = options;
+  per_key.progress = nullptr;
+  std::vector<TensorDestination> destinations;
+  destinations.reserve(keys.size());
+  for (const MutableTensorView& out : outs) {
+    destinations.push_back(TensorDestination::Caller(per_key, out));
+  }
+  return RunGetMany(ns, keys, per_key, destinations);
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<GetResult>>> GrpcClient::RunGetMany(
+    std::string_view ns, absl::Span<const std::string> keys, const GetOptions& options,
+    const std::vector<TensorDestination>& destinations) {
+  client_internal::GetManyAnswer answer(options, destinations, *codec_,
+                                        options_.decompress_threads);
+  GEARKV_RETURN_IF_ERROR(client_internal::RunWithRetry(
+      options_, DeadlineFrom(options.deadline), [&](absl::Time deadline) -> absl::Status {
+        if (answer.done()) return absl::OkStatus();
+        grpc::ClientContext context;
+        Prepare(context, deadline);
+        const v1::GetManyRequest request =
+            client_internal::GetManyRequestFor(ns, keys, answer.pending(), options);
+        return client_internal::GetManyOnce(channel_.get(), get_many_method_, context, request,
+                                            answer);
+      }));
+  return answer.TakeResults();
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<PutResult>>> GrpcClient::PutMany(
+    std::string_view ns, absl::Span<const std::string> keys, absl::Span<const TensorView> tensors,
+    const PutOptions& options) {
+  GEARKV_RETURN_IF_ERROR(
+      client_internal::CheckBatchSize("PutMany", keys.size(), tensors.size(), "tensors"));
+  if (options.ttl < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("PutMany: negative ttl");
+  }
+  std::vector<v1::PutRequest> headers;
+  headers.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (tensors[i].data == nullptr && tensors[i].SizeBytes() > 0) {
+      return absl::InvalidArgumentError(absl::StrCat("PutMany: tensors[", i, "] data is null"));
+    }
+    headers.push_back(client_internal::PutHeaderRequest(ns, keys[i], tensors[i], options));
+  }
+  const size_t chunk = options_.chunk_bytes == 0 ? wire::kMaxChunkBytes : options_.chunk_bytes;
+  return client_internal::RunWithRetry(
+      options_, DeadlineFrom(options.deadline),
+      [&](absl::Time deadline) -> absl::StatusOr<std::vector<absl::StatusOr<PutResult>>> {
+        grpc::ClientContext context;
+        Prepare(context, deadline);
+        return client_internal::PutManyOnce(*stub_, context, headers, tensors, chunk,
+                                            options.progress);
+      });
 }
 
 absl::StatusOr<LookupResult> GrpcClient::Lookup(std::string_view ns,

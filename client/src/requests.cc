@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "gearkv/base/strings.h"
 #include "gearkv/wire.h"
 
 namespace gearkv::client_internal {
@@ -33,6 +35,24 @@ v1::PutRequest PutHeaderRequest(std::string_view ns, std::string_view key, const
   }
   h->set_measure_error(options.measure_error);
   return request;
+}
+
+absl::Status CheckGetIntoOut(std::string_view call, const MutableTensorView& out) {
+  if (out.data == nullptr && out.SizeBytes() > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(call), ": out.data is null"));
+  }
+  if (absl::Status s = ValidateShape(out.shape); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(call), ": out.shape: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckGetIntoOptions(std::string_view call, const GetOptions& options) {
+  if (options.decompress) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(call),
+                   ": options.decompress must be true (it always writes the tensor "
+                   "into memory the caller owns)"));
 }
 
 v1::GetRequest GetRequestFor(std::string_view ns, std::string_view key, const GetOptions& options) {

@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "gearkv/client.h"
 #include "gearkv/v1/kv_cache.pb.h"
 
@@ -17,6 +18,12 @@ void CodecRequestToWire(const CodecRequest& request, v1::CodecSpec* wire);
 // (a sub-second TTL still expires) and capped at UINT32_MAX seconds; zero or less is none.
 v1::PutRequest PutHeaderRequest(std::string_view ns, std::string_view key, const TensorView& tensor,
                                 const PutOptions& options);
+
+// GetInto's checks of `out` before any RPC: INVALID_ARGUMENT "<call>: out.data is null" /
+// "<call>: out.shape: ..." naming the problem.
+absl::Status CheckGetIntoOut(std::string_view call, const MutableTensorView& out);
+// INVALID_ARGUMENT unless options.decompress (a GetInto always writes the tensor).
+absl::Status CheckGetIntoOptions(std::string_view call, const GetOptions& options);
 
 v1::GetRequest GetRequestFor(std::string_view ns, std::string_view key, const GetOptions& options);
 

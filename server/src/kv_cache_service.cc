@@ -8,7 +8,9 @@
 #include "gearkv/status_macros.h"
 #include "gearkv/version.h"
 #include "gearkv/wire_limits.h"
+#include "get_many_reactor.h"
 #include "get_reactor.h"
+#include "put_many_reactor.h"
 #include "put_reactor.h"
 
 namespace gearkv::server {
@@ -72,6 +74,16 @@ grpc::ServerReadReactor<v1::PutRequest>* KvCacheService::Put(grpc::CallbackServe
 grpc::ServerWriteReactor<grpc::ByteBuffer>* KvCacheService::Get(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return new GetReactor(core_, context, *request);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* KvCacheService::GetMany(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  return new GetManyReactor(core_, context, *request);
+}
+
+grpc::ServerReadReactor<v1::PutManyRequest>* KvCacheService::PutMany(
+    grpc::CallbackServerContext* context, v1::PutManyResponse* response) {
+  return new PutManyReactor(core_, context, response);
 }
 
 grpc::ServerUnaryReactor* KvCacheService::Lookup(grpc::CallbackServerContext* context,

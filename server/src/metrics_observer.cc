@@ -31,13 +31,31 @@ void MetricsObserver::OnRpcDone(const RpcRecord& record) {
   const std::optional<metrics::RpcMethod> method = metrics::RpcMethodFromName(record.method);
   if (!method.has_value()) return;
   metrics_.ObserveRpc(*method, record.code, absl::ToDoubleSeconds(record.latency));
-  if (*method == metrics::RpcMethod::kPut) {
+  if (metrics::IsBatched(*method)) {
+    // The bytes were counted block by block (OnBatchKeyDone).
+    metrics_.ObserveBatch(*method, record.batch_blocks);
+  } else if (*method == metrics::RpcMethod::kPut) {
     if (record.bytes_in > 0) metrics_.ObserveReceived(record.bytes_in, record.bytes_in);
     if (record.code == absl::StatusCode::kOk) {
       metrics_.ObservePut(record.preset, record.raw_bytes, record.block_bytes,
                           record.relative_error);
     }
   } else if (*method == metrics::RpcMethod::kGet && record.bytes_out > 0) {
+    metrics_.ObserveSent(record.raw_bytes, record.bytes_out);
+  }
+}
+
+void MetricsObserver::OnBatchKeyDone(const BatchKeyRecord& record) {
+  const std::optional<metrics::RpcMethod> method = metrics::RpcMethodFromName(record.method);
+  if (!method.has_value()) return;
+  metrics_.ObserveBatchKey(*method, record.code);
+  if (*method == metrics::RpcMethod::kPutMany) {
+    if (record.bytes_in > 0) metrics_.ObserveReceived(record.bytes_in, record.bytes_in);
+    if (record.code == absl::StatusCode::kOk) {
+      metrics_.ObservePut(record.preset, record.raw_bytes, record.block_bytes,
+                          record.relative_error);
+    }
+  } else if (record.bytes_out > 0) {
     metrics_.ObserveSent(record.raw_bytes, record.bytes_out);
   }
 }

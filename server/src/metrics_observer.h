@@ -30,6 +30,7 @@ class MetricsObserver final : public RpcObserver {
 
   void OnRpcStarted(std::string_view method) override;
   void OnRpcDone(const RpcRecord& record) override;
+  void OnBatchKeyDone(const BatchKeyRecord& record) override;
   void OnCodecDone(const CodecRecord& record) override;
   void OnPoolRejected(std::string_view pool) override;
 

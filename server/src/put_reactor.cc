@@ -2,32 +2,15 @@
 
 #include <grpcpp/server_context.h>
 
-#include <cstring>
-#include <memory>
-#include <utility>
-
-#include "absl/strings/str_cat.h"
-#include "gearkv/base/strings.h"
-#include "gearkv/status_macros.h"
-#include "gearkv/wire.h"
-#include "gearkv/wire_limits.h"
 #include "gearkv/wire_status.h"
-#include "spec_resolution.h"
 
 namespace gearkv::server {
 
-using wire::DescribeKey;
-using wire::DTypeFromWire;
-using wire::kMaxChunkBytes;
-using wire::MakeBlockStats;
-using wire::ShapeFromWire;
-using wire::SpecToWire;
 using wire::ToGrpcStatus;
-using wire::ValidateBlockKey;
 
 PutReactor::PutReactor(ServiceCore& core, grpc::CallbackServerContext* context,
                        v1::PutResponse* response)
-    : core_(core), context_(context), response_(response), start_(absl::Now()) {
+    : core_(core), context_(context), response_(response), start_(absl::Now()), block_(core) {
   core_.observer->OnRpcStarted("Put");
   if (absl::Status serving = core_.CheckCall(*context_); !serving.ok()) {
     FinishWith(serving);
@@ -49,10 +32,16 @@ void PutReactor::OnReadDone(bool ok) {
   absl::Status status;
   switch (request_.msg_case()) {
     case v1::PutRequest::kHeader:
-      status = AcceptHeader(request_.header());
+      if (have_header_) {
+        status = absl::InvalidArgumentError(
+            "repeated header: a Put stream has exactly one header, first");
+      } else {
+        have_header_ = true;
+        status = block_.AcceptHeader(request_.header());
+      }
       break;
     case v1::PutRequest::kChunk:
-      status = AcceptChunk(request_.mutable_chunk());
+      status = AcceptChunk(request_.chunk());
       break;
     case v1::PutRequest::MSG_NOT_SET:
       status = absl::InvalidArgumentError("PutRequest with neither header nor chunk");
@@ -66,61 +55,12 @@ void PutReactor::OnReadDone(bool ok) {
   StartRead(&request_);
 }
 
-absl::Status PutReactor::AcceptHeader(const v1::PutHeader& header) {
-  if (have_header_) {
-    return absl::InvalidArgumentError(
-        "repeated header: a Put stream has exactly one header, first");
-  }
-  have_header_ = true;
-  GEARKV_RETURN_IF_ERROR(ValidateBlockKey(header.namespace_(), header.key()));
-  GEARKV_ASSIGN_OR_RETURN(dtype_, DTypeFromWire(header.dtype()));
-  shape_ = ShapeFromWire(header.shape());
-  if (absl::Status shape = ValidateShape(shape_); !shape.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("shape: ", shape.message()));
-  }
-  GEARKV_ASSIGN_OR_RETURN(spec_, ResolveSpec(header.codec(), core_.default_preset));
-  preset_ = header.codec().preset().empty() ? core_.default_preset : header.codec().preset();
-  expected_bytes_ = shape_.NumElements() * DTypeSize(dtype_);
-  if (expected_bytes_ > core_.max_block_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("block of ", expected_bytes_, " bytes (", shape_.DebugString(), " ",
-                     ToAbsl(DTypeName(dtype_)), ") is over the server's limit of ",
-                     core_.max_block_bytes, " bytes (--max_block_bytes)"));
-  }
-  // Refuse before the client sends the tensor when the codec pool is already full.
-  if (core_.codec_pool->Saturated()) {
-    core_.observer->OnPoolRejected(core_.codec_pool->name());
-    return absl::ResourceExhaustedError(
-        absl::StrCat(core_.codec_pool->name(), " pool saturated (", core_.codec_pool->threads(),
-                     " workers busy, ", core_.codec_pool->queue_depth(), " queued); retry later"));
-  }
-  GEARKV_RETURN_IF_ERROR(core_.AcquireTensorBytes(expected_bytes_));
-  budget_held_ = expected_bytes_;
-  key_ = store::BlockKey{header.namespace_(), header.key()};
-  ttl_seconds_ = header.ttl_seconds();
-  measure_error_ = header.measure_error();
-  tensor_ = core_.tensor_buffers->Take(expected_bytes_);
-  return absl::OkStatus();
-}
-
-absl::Status PutReactor::AcceptChunk(std::string* chunk) {
+absl::Status PutReactor::AcceptChunk(const std::string& chunk) {
   if (!have_header_) {
     return absl::InvalidArgumentError(
         "missing header: the first message of a Put must be a header");
   }
-  if (chunk->size() > kMaxChunkBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "chunk of ", chunk->size(), " bytes is over the 1 MiB (", kMaxChunkBytes, " bytes) limit"));
-  }
-  if (received_bytes_ + chunk->size() > expected_bytes_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("more bytes than the header declares: ", received_bytes_ + chunk->size(),
-                     " bytes received so far, the shape ", shape_.DebugString(), " ",
-                     ToAbsl(DTypeName(dtype_)), " has ", expected_bytes_));
-  }
-  std::memcpy(tensor_.get() + received_bytes_, chunk->data(), chunk->size());
-  received_bytes_ += chunk->size();
-  return absl::OkStatus();
+  return block_.AcceptChunk(chunk);
 }
 
 void PutReactor::OnEndOfStream() {
@@ -131,11 +71,8 @@ void PutReactor::OnEndOfStream() {
         "first message did not parse as a PutRequest)"));
     return;
   }
-  if (received_bytes_ != expected_bytes_) {
-    FinishWith(absl::InvalidArgumentError(
-        absl::StrCat("fewer bytes than the header declares: the stream ended after ",
-                     received_bytes_, " of the ", expected_bytes_, " bytes of ",
-                     shape_.DebugString(), " ", ToAbsl(DTypeName(dtype_)))));
+  if (absl::Status complete = block_.CheckComplete(); !complete.ok()) {
+    FinishWith(complete);
     return;
   }
   absl::Status submitted = core_.Submit(*core_.codec_pool, [this] { CompressAndStore(); });
@@ -143,67 +80,7 @@ void PutReactor::OnEndOfStream() {
 }
 
 void PutReactor::CompressAndStore() {
-  if (absl::Status wanted = CheckCallWanted(*context_, "Put not compressed, nothing stored");
-      !wanted.ok()) {
-    FinishWith(wanted);
-    return;
-  }
-  CompressOptions options;
-  options.measure_error = measure_error_;
-  options.threads = core_.codec_threads;
-  const TensorView view{shape_, dtype_, tensor_.get()};
-  const absl::Time codec_start = absl::Now();
-  absl::StatusOr<Block> block = core_.codec->Compress(view, spec_, options);
-
-  CodecRecord codec_record;
-  codec_record.op = CodecOp::kCompress;
-  codec_record.backend = core_.codec->backend();
-  codec_record.ok = block.ok();
-  codec_record.duration = absl::Now() - codec_start;
-  codec_record.raw_bytes = expected_bytes_;
-  if (block.ok()) {
-    codec_record.block_bytes = block->bytes.size();
-    codec_record.relative_error = block->stats.relative_error;
-  }
-  core_.observer->OnCodecDone(codec_record);
-
-  ReleaseTensor();  // the raw tensor is no longer needed
-  if (!block.ok()) {
-    FinishWith(absl::Status(block.status().code(),
-                            absl::StrCat("cannot compress ", DescribeKey(key_.ns, key_.key), ": ",
-                                         block.status().message())));
-    return;
-  }
-  if (absl::Status wanted = CheckCallWanted(*context_, "Put compressed but not stored");
-      !wanted.ok()) {
-    FinishWith(wanted);
-    return;
-  }
-  block_bytes_ = block->bytes.size();
-  const CompressStats stats = block->stats;
-  auto bytes = std::make_shared<const std::string>(std::move(block->bytes));
-  const absl::Time expires_at =
-      ttl_seconds_ == 0 ? absl::InfiniteFuture() : absl::Now() + absl::Seconds(ttl_seconds_);
-  if (absl::Status stored = core_.store->Put(key_, std::move(bytes), expires_at); !stored.ok()) {
-    FinishWith(absl::Status(
-        stored.code(),
-        absl::StrCat("cannot store ", DescribeKey(key_.ns, key_.key), ": ", stored.message())));
-    return;
-  }
-  *response_->mutable_stats() = MakeBlockStats(expected_bytes_, block_bytes_, shape_.NumElements());
-  relative_error_ = stats.relative_error;
-  if (stats.relative_error.has_value()) {
-    response_->mutable_stats()->set_relative_error(*stats.relative_error);
-  }
-  *response_->mutable_codec() = SpecToWire(spec_);
-  response_->set_backend(std::string(BackendName(core_.codec->backend())));
-  FinishWith(absl::OkStatus());
-}
-
-void PutReactor::ReleaseTensor() {
-  tensor_.reset();
-  core_.tensor_budget->Release(budget_held_);
-  budget_held_ = 0;
+  FinishWith(block_.CompressAndStore(*context_, "Put", response_));
 }
 
 void PutReactor::FinishWith(const absl::Status& status) {
@@ -217,13 +94,13 @@ void PutReactor::OnDone() {
   // A call that broke without our answer (e.g. deadline) reports as cancelled.
   record.code = code_;
   record.latency = absl::Now() - start_;
-  record.bytes_in = received_bytes_;
-  record.raw_bytes = code_ == absl::StatusCode::kOk ? expected_bytes_ : 0;
-  record.block_bytes = block_bytes_;
-  record.preset = preset_;
-  record.relative_error = relative_error_;
+  record.bytes_in = block_.received_bytes();
+  record.raw_bytes = code_ == absl::StatusCode::kOk ? block_.expected_bytes() : 0;
+  record.block_bytes = block_.block_bytes();
+  record.preset = block_.preset();
+  record.relative_error = block_.relative_error();
   core_.observer->OnRpcDone(record);
-  ReleaseTensor();
+  block_.ReleaseTensor();
   delete this;
 }
 

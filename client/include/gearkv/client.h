@@ -25,6 +25,16 @@
 // A streaming call that fails part way is retried from its start (Put sends the tensor again,
 // Get receives it again).
 //
+// The batched calls (GetMany, GetManyInto, PutMany) move many blocks of one namespace in one
+// call, at most LIMIT_MAX_BATCH_KEYS (4096) of them. Each block has its own result (a
+// StatusOr), in the order asked: a missing key is that key's NOT_FOUND, a corrupt block its
+// DATA_LOSS, and the others are answered. The outer status is the call's: INVALID_ARGUMENT for
+// a bad batch, or the server's status when the call itself failed. Retries follow the policy
+// above, one deadline for the whole batch; a GetMany attempt that fails part way is retried for
+// the keys not answered yet only, a PutMany is retried whole (the server answers its blocks at
+// the end; storing a block again is harmless). Progress callbacks are not called by GetMany;
+// PutMany's counts the batch's bytes.
+//
 // Errors are the server's status (code and message) as absl::Status; client-side problems (a
 // bad argument, a malformed answer) are INVALID_ARGUMENT / INTERNAL naming the problem.
 //
@@ -194,6 +204,24 @@ class Client {
   [[nodiscard]] virtual absl::StatusOr<GetResult> GetInto(std::string_view ns, std::string_view key,
                                                           const MutableTensorView& out,
                                                           const GetOptions& options = {}) = 0;
+  // The blocks under `keys` of `ns`, each as Get(ns, keys[i], options) would answer it (the
+  // layer range, encoding and dtype apply to every key), in one call. options.progress is not
+  // called. The outer status is the call's (see the top of this file).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<absl::StatusOr<GetResult>>> GetMany(
+      std::string_view ns, absl::Span<const std::string> keys, const GetOptions& options = {}) = 0;
+  // The same, each block written into outs[i] as GetInto(ns, keys[i], outs[i], options) would
+  // (its checks; a block that does not fit its out is that key's INVALID_ARGUMENT).
+  // outs.size() must equal keys.size().
+  [[nodiscard]] virtual absl::StatusOr<std::vector<absl::StatusOr<GetResult>>> GetManyInto(
+      std::string_view ns, absl::Span<const std::string> keys,
+      absl::Span<const MutableTensorView> outs, const GetOptions& options = {}) = 0;
+  // Stores tensors[i] under keys[i] of `ns` for every i, with the same options, in one call;
+  // one result per block, each stored or not as a whole (a block refused by the server, e.g.
+  // for its shape, is its own error; the others are stored). tensors.size() must equal
+  // keys.size().
+  [[nodiscard]] virtual absl::StatusOr<std::vector<absl::StatusOr<PutResult>>> PutMany(
+      std::string_view ns, absl::Span<const std::string> keys, absl::Span<const TensorView> tensors,
+      const PutOptions& options = {}) = 0;
   // Which of `keys` (in prefix order) exist, and the length of the contiguous prefix hit.
   [[nodiscard]] virtual absl::StatusOr<LookupResult> Lookup(std::string_view ns,
                                                             absl::Span<const std::string> keys,

@@ -17,6 +17,8 @@ inline constexpr size_t kMaxNamespaceBytes = v1::LIMIT_MAX_NAMESPACE_BYTES;
 inline constexpr size_t kMaxKeyBytes = v1::LIMIT_MAX_KEY_BYTES;
 // The most keys one Lookup may ask about.
 inline constexpr int kMaxLookupKeys = v1::LIMIT_MAX_LOOKUP_KEYS;
+// The most keys one GetMany may ask for, and blocks one PutMany may send.
+inline constexpr int kMaxBatchKeys = v1::LIMIT_MAX_BATCH_KEYS;
 // The largest chunk a Put may send and a Get sends.
 inline constexpr size_t kMaxChunkBytes = v1::LIMIT_MAX_CHUNK_BYTES;
 // The largest message the server and the clients accept (gRPC's receive and send limits).

@@ -54,6 +54,9 @@ struct RpcChildren {
   std::array<std::array<Counter*, kNumStatusCodes>, kNumRpcMethods> handled{};
   std::array<Histogram*, kNumRpcMethods> handling_seconds{};
   std::array<Gauge*, kNumRpcMethods> inflight{};
+  // Batched methods only (null for the others).
+  std::array<Histogram*, kNumRpcMethods> batch_blocks{};
+  std::array<std::array<Counter*, kNumStatusCodes>, kNumRpcMethods> batch_keys{};
 };
 RpcChildren BuildRpcFamilies(Registry& registry);
 

@@ -99,6 +99,18 @@ void Metrics::ObserveRpc(RpcMethod method, absl::StatusCode code, double seconds
   families_->rpc.inflight[m]->Decrement();
 }
 
+void Metrics::ObserveBatch(RpcMethod method, uint32_t blocks) {
+  prometheus::Histogram* histogram = families_->rpc.batch_blocks[static_cast<int>(method)];
+  if (histogram != nullptr) histogram->Observe(blocks);
+}
+
+void Metrics::ObserveBatchKey(RpcMethod method, absl::StatusCode code) {
+  int c = static_cast<int>(code);
+  if (c < 0 || c >= internal::kNumStatusCodes) c = static_cast<int>(absl::StatusCode::kUnknown);
+  prometheus::Counter* counter = families_->rpc.batch_keys[static_cast<int>(method)][c];
+  if (counter != nullptr) counter->Increment();
+}
+
 // ---- Bytes.
 
 void Metrics::ObserveReceived(uint64_t raw_bytes, uint64_t wire_bytes) {

@@ -82,7 +82,7 @@ TEST(MetricsTest, EveryBoundedChildStartsAtZero) {
   const auto samples = ParseExposition(metrics.TextExposition());
 
   // 5 methods x 17 codes, all present at 0 before any call.
-  EXPECT_EQ(CountSeries(samples, "grpc_server_handled_total"), 5 * 17);
+  EXPECT_EQ(CountSeries(samples, "grpc_server_handled_total"), 7 * 17);
   EXPECT_EQ(Value(samples, "grpc_server_handled_total",
                   With(Rpc("Get", "server_stream"), "grpc_code", "DataLoss")),
             0);
@@ -149,7 +149,34 @@ TEST(MetricsTest, RpcCountsLatencyAndInflight) {
   EXPECT_EQ(Value(samples, "grpc_server_handling_seconds_bucket",
                   With(Rpc("Get", "server_stream"), "le", "5e-05")),
             1);
-  EXPECT_EQ(CountSeries(samples, "grpc_server_handling_seconds_bucket"), 5 * 18);
+  EXPECT_EQ(CountSeries(samples, "grpc_server_handling_seconds_bucket"), 7 * 18);
+}
+
+TEST(MetricsTest, BatchBlocksAndPerKeyOutcomes) {
+  Metrics metrics;
+  metrics.ObserveBatch(RpcMethod::kGetMany, 32);
+  metrics.ObserveBatch(RpcMethod::kGetMany, 3);
+  metrics.ObserveBatch(RpcMethod::kPutMany, 1);
+  metrics.ObserveBatch(RpcMethod::kGet, 5);  // not batched: ignored
+  metrics.ObserveBatchKey(RpcMethod::kGetMany, absl::StatusCode::kOk);
+  metrics.ObserveBatchKey(RpcMethod::kGetMany, absl::StatusCode::kOk);
+  metrics.ObserveBatchKey(RpcMethod::kGetMany, absl::StatusCode::kNotFound);
+  metrics.ObserveBatchKey(RpcMethod::kPutMany, absl::StatusCode::kDataLoss);
+  const auto samples = ParseExposition(metrics.TextExposition());
+  const Labels get_many = Rpc("GetMany", "server_stream");
+  const Labels put_many = Rpc("PutMany", "client_stream");
+  EXPECT_EQ(Value(samples, "gearkv_batch_blocks_count", get_many), 2);
+  EXPECT_EQ(Value(samples, "gearkv_batch_blocks_sum", get_many), 35);
+  EXPECT_EQ(Value(samples, "gearkv_batch_blocks_bucket", With(get_many, "le", "2")), 0);
+  EXPECT_EQ(Value(samples, "gearkv_batch_blocks_bucket", With(get_many, "le", "4")), 1);
+  EXPECT_EQ(Value(samples, "gearkv_batch_blocks_bucket", With(get_many, "le", "32")), 2);
+  EXPECT_EQ(Value(samples, "gearkv_batch_blocks_count", put_many), 1);
+  // Only the two batched methods have the batch series: 1 .. 4096 is 13 buckets, and +Inf.
+  EXPECT_EQ(CountSeries(samples, "gearkv_batch_blocks_bucket"), 2 * 14);
+  EXPECT_EQ(Value(samples, "gearkv_batch_keys_total", With(get_many, "grpc_code", "OK")), 2);
+  EXPECT_EQ(Value(samples, "gearkv_batch_keys_total", With(get_many, "grpc_code", "NotFound")), 1);
+  EXPECT_EQ(Value(samples, "gearkv_batch_keys_total", With(put_many, "grpc_code", "DataLoss")), 1);
+  EXPECT_EQ(Value(samples, "gearkv_batch_keys_total", With(put_many, "grpc_code", "OK")), 0);
 }
 
 TEST(MetricsTest, BytesPresetsAndCodec) {

@@ -8,11 +8,11 @@
 namespace gearkv::metrics {
 namespace {
 
-constexpr std::array<std::string_view, kNumRpcMethods> kMethodNames = {"Put", "Get", "Lookup",
-                                                                       "Delete", "Stats"};
+constexpr std::array<std::string_view, kNumRpcMethods> kMethodNames = {
+    "Put", "Get", "Lookup", "Delete", "Stats", "GetMany", "PutMany"};
 // grpc_type as go-grpc-prometheus and the dashboards built on it spell it.
 constexpr std::array<std::string_view, kNumRpcMethods> kMethodTypes = {
-    "client_stream", "server_stream", "unary", "unary", "unary"};
+    "client_stream", "server_stream", "unary", "unary", "unary", "server_stream", "client_stream"};
 // grpc_code values: the Go spelling of the canonical codes (what dashboards match on), indexed
 // by the numeric code.
 constexpr std::array<std::string_view, internal::kNumStatusCodes> kCodeNames = {
@@ -41,6 +41,13 @@ Histogram::BucketBoundaries LatencyBuckets() {
           50e-3, 100e-3, 250e-3, 500e-3, 1.0,  2.5,    5.0,  10.0};
 }
 
+// 1 .. LIMIT_MAX_BATCH_KEYS (4096) in powers of two.
+Histogram::BucketBoundaries BatchBuckets() {
+  Histogram::BucketBoundaries buckets;
+  for (double b = 1; b <= v1::LIMIT_MAX_BATCH_KEYS; b *= 2) buckets.push_back(b);
+  return buckets;
+}
+
 // The go-grpc-prometheus names, labelled grpc_service / grpc_method / grpc_type (/ grpc_code).
 RpcChildren BuildRpcFamilies(Registry& registry) {
   auto& started =
@@ -52,6 +59,14 @@ RpcChildren BuildRpcFamilies(Registry& registry) {
                       "Time from the arrival of an RPC to its final status, in seconds.");
   auto& inflight = GaugeFamily(registry, "gearkv_inflight_streams",
                                "RPCs (streams) started and not yet finished.");
+  auto& batch_blocks = HistogramFamily(
+      registry, "gearkv_batch_blocks",
+      "Blocks per batched call (GetMany: keys asked; PutMany: blocks sent), observed when the "
+      "call finishes.");
+  auto& batch_keys = CounterFamily(
+      registry, "gearkv_batch_keys_total",
+      "Blocks of batched calls answered with their own status (GetMany keys, PutMany blocks), "
+      "by that status; the call's own status is in grpc_server_handled_total.");
   RpcChildren children;
   for (int m = 0; m < kNumRpcMethods; ++m) {
     const prometheus::Labels labels = {{"grpc_service", v1::KVCache::service_full_name()},
@@ -60,10 +75,13 @@ RpcChildren BuildRpcFamilies(Registry& registry) {
     children.started[m] = &started.Add(labels);
     children.handling_seconds[m] = &handling_seconds.Add(labels, LatencyBuckets());
     children.inflight[m] = &inflight.Add({{"grpc_method", Str(kMethodNames[m])}});
+    const bool batched = IsBatched(static_cast<RpcMethod>(m));
+    if (batched) children.batch_blocks[m] = &batch_blocks.Add(labels, BatchBuckets());
     for (int c = 0; c < kNumStatusCodes; ++c) {
       prometheus::Labels with_code = labels;
       with_code["grpc_code"] = Str(kCodeNames[c]);
       children.handled[m][c] = &handled.Add(with_code);
+      if (batched) children.batch_keys[m][c] = &batch_keys.Add(with_code);
     }
   }
   return children;

@@ -21,7 +21,8 @@ namespace gearkv::server {
 
 // One finished RPC.
 struct RpcRecord {
-  std::string_view method;                        // "Put", "Get", "Lookup", "Delete", "Stats"
+  // "Put", "Get", "Lookup", "Delete", "Stats", "GetMany", "PutMany"
+  std::string_view method;
   absl::StatusCode code = absl::StatusCode::kOk;  // what the client was answered
   absl::Duration latency;                         // from the call's start to its final status
   uint64_t bytes_in = 0;                          // payload received: Put's tensor bytes (chunks)
@@ -34,6 +35,22 @@ struct RpcRecord {
   // Put: the preset the spec was resolved from (the request's, or the server default).
   std::string_view preset;
   // Put: ||X - X^||_F / ||X||_F when the client asked to measure it.
+  std::optional<double> relative_error;
+  // GetMany: the keys asked; PutMany: the blocks sent (headers). 0 for the other methods. The
+  // byte figures above are the batch's totals; each block is also a BatchKeyRecord.
+  uint32_t batch_blocks = 0;
+};
+
+// One block of a batched call (GetMany, PutMany), reported when its outcome is known (before the
+// call's RpcRecord); its fields mean what RpcRecord's mean for a Get or Put of that one block.
+struct BatchKeyRecord {
+  std::string_view method;                        // "GetMany", "PutMany"
+  absl::StatusCode code = absl::StatusCode::kOk;  // the block's own status
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t block_bytes = 0;
+  std::string_view preset;
   std::optional<double> relative_error;
 };
 
@@ -53,6 +70,7 @@ class RpcObserver {
   virtual ~RpcObserver() = default;
   virtual void OnRpcStarted(std::string_view method) {}
   virtual void OnRpcDone(const RpcRecord& record) {}
+  virtual void OnBatchKeyDone(const BatchKeyRecord& record) {}
   virtual void OnCodecDone(const CodecRecord& record) {}
   // The worker pool named `pool` ("codec", "io") refused work: its workers were busy and its
   // queue full, and the call answers RESOURCE_EXHAUSTED.

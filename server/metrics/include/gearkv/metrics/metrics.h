@@ -45,8 +45,12 @@ struct TierChildren;
 }  // namespace internal
 
 // The RPCs of the KVCache service. The numeric values index internal tables.
-enum class RpcMethod : uint8_t { kPut, kGet, kLookup, kDelete, kStats };
-inline constexpr int kNumRpcMethods = 5;
+enum class RpcMethod : uint8_t { kPut, kGet, kLookup, kDelete, kStats, kGetMany, kPutMany };
+inline constexpr int kNumRpcMethods = 7;
+// Whether `method` is a batched call (GetMany, PutMany).
+inline bool IsBatched(RpcMethod method) {
+  return method == RpcMethod::kGetMany || method == RpcMethod::kPutMany;
+}
 // "Put", "Get", ... as in the proto; nullopt for an unknown name.
 std::optional<RpcMethod> RpcMethodFromName(std::string_view name);
 std::string_view RpcMethodName(RpcMethod method);
@@ -78,6 +82,11 @@ class Metrics {
   // finishes (any status). Between the two the call counts in gearkv_inflight_streams.
   void RpcStarted(RpcMethod method);
   void ObserveRpc(RpcMethod method, absl::StatusCode code, double seconds);
+  // A batched call (GetMany, PutMany; others are ignored): its blocks (keys asked, blocks sent)
+  // once when it finishes (gearkv_batch_blocks), and each block's own status as it is known
+  // (gearkv_batch_keys_total, labelled like grpc_server_handled_total).
+  void ObserveBatch(RpcMethod method, uint32_t blocks);
+  void ObserveBatchKey(RpcMethod method, absl::StatusCode code);
 
   // ---- Bytes on the data path. `raw` counts tensor bytes in the raw representation (what
   // the bytes stand for), `wire` the payload bytes that actually crossed the network (smaller
