@@ -10,12 +10,12 @@ set -euo pipefail
 
 runtime_pkgs=(
   ca-certificates libgrpc++1.51 libprotobuf32 libabsl20220623 libprometheus-cpp-core1.0
-  libprometheus-cpp-pull1.0 librocksdb7.8 libxxhash0 libhiredis0.14
+  libprometheus-cpp-pull1.0 librocksdb7.8 libxxhash0 libhiredis0.14 libjemalloc2
 )
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
-  prometheus-cpp-dev libc-ares-dev librocksdb-dev libxxhash-dev libhiredis-dev
+  prometheus-cpp-dev libc-ares-dev librocksdb-dev libxxhash-dev libhiredis-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
 )
 # Tools for tests, sanitizers, CI and deploy checks, not for building.

@@ -9,6 +9,14 @@
 #include "gearkv/server/server.h"
 #include "gearkv/server/signals.h"
 
+// jemalloc's options (the server links it, server/CMakeLists.txt): a background thread returns
+// freed pages to the system within about a second instead of keeping them for reuse, so RSS
+// follows the budgets (README, "Memory") rather than the peak of past loads.
+extern "C" {
+// NOLINTNEXTLINE: the name jemalloc reads at start-up.
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+
 int main(int argc, char** argv) {
   // Before any thread exists, so that every thread inherits the mask and only sigwait sees them.
   gearkv::server::BlockTerminationSignals();
