@@ -39,8 +39,11 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   const int signal = gearkv::server::WaitForTerminationSignal();
-  std::printf("gearkv-server: %s, draining (up to %s; a second SIGTERM or SIGINT exits at once)\n",
-              strsignal(signal), absl::FormatDuration(config->drain_deadline).c_str());
+  std::printf(
+      "gearkv-server: %s, draining (NOT_SERVING for %s, then up to %s; a second SIGTERM or SIGINT "
+      "exits at once)\n",
+      strsignal(signal), absl::FormatDuration(config->lame_duck).c_str(),
+      absl::FormatDuration(config->drain_deadline).c_str());
   std::fflush(stdout);
   // An operator who does not want to wait for the drain signals again: exit without finishing
   // the in-flight calls, which fail on the client's side; every Put already acknowledged is in
@@ -52,7 +55,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::_Exit(128 + again);
   }).detach();
-  (*server)->Drain(config->drain_deadline);
+  (*server)->Drain(config->drain_deadline, config->lame_duck);
   std::printf("gearkv-server: stopped\n");
   return 0;
 }

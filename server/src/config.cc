@@ -70,6 +70,16 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return invalid("metrics port ", config.metrics_port, " is outside 0..65535");
   }
   if (config.drain_deadline < absl::ZeroDuration()) return invalid("drain deadline is negative");
+  if (config.lame_duck < absl::ZeroDuration()) return invalid("lame duck period is negative");
+  if (config.max_connection_idle <= absl::ZeroDuration() ||
+      config.keepalive_time <= absl::ZeroDuration() ||
+      config.keepalive_timeout <= absl::ZeroDuration()) {
+    return invalid("max connection idle, keepalive time and keepalive timeout must be positive");
+  }
+  if (config.max_connection_age < absl::ZeroDuration() ||
+      config.max_connection_age_grace < absl::ZeroDuration()) {
+    return invalid("max connection age and its grace must not be negative");
+  }
   return absl::OkStatus();
 }
 

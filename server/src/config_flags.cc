@@ -132,6 +132,22 @@ ABSL_FLAG(int, metrics_port, kDefaults.metrics_port,
           "port of the Prometheus /metrics endpoint; 0 = none. Env GEARKV_METRICS_PORT.");
 ABSL_FLAG(absl::Duration, drain_deadline, kDefaults.drain_deadline,
           "on SIGTERM, how long in-flight calls may finish, e.g. 30s. Env GEARKV_DRAIN_DEADLINE.");
+ABSL_FLAG(absl::Duration, lame_duck, kDefaults.lame_duck,
+          "on SIGTERM, how long health answers NOT_SERVING while the listener still accepts, "
+          "before the drain (0 = close at once). Env GEARKV_LAME_DUCK.");
+ABSL_FLAG(absl::Duration, max_connection_idle, kDefaults.max_connection_idle,
+          "close a connection that has had no call for this long. Env "
+          "GEARKV_MAX_CONNECTION_IDLE.");
+ABSL_FLAG(absl::Duration, max_connection_age, kDefaults.max_connection_age,
+          "close every connection after this long (0 = never); its calls get "
+          "--max_connection_age_grace to finish. Env GEARKV_MAX_CONNECTION_AGE.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, kDefaults.max_connection_age_grace,
+          "see --max_connection_age. Env GEARKV_MAX_CONNECTION_AGE_GRACE.");
+ABSL_FLAG(absl::Duration, keepalive_time, kDefaults.keepalive_time,
+          "ping a connection after this long without traffic. Env GEARKV_KEEPALIVE_TIME.");
+ABSL_FLAG(absl::Duration, keepalive_timeout, kDefaults.keepalive_timeout,
+          "close a connection whose ping is not answered within this. Env "
+          "GEARKV_KEEPALIVE_TIMEOUT.");
 ABSL_FLAG(std::string, auth_token, "",
           "when set, KVCache calls must send 'authorization: Bearer <token>'; prefer the "
           "environment variable GEARKV_AUTH_TOKEN (a command line is visible to all users).");
@@ -141,13 +157,30 @@ ABSL_FLAG(std::string, backend, std::string(gearkv::BackendName(kDefaults.backen
 namespace gearkv::server {
 
 const std::vector<std::string_view>& ServerFlagNames() {
-  static const auto* const kNames = new std::vector<std::string_view>{
-      "listen",          "memory_budget",      "disk_dir",
-      "disk_budget",     "disk_policy",        "default_preset",
-      "max_block_bytes", "worker_threads",     "worker_queue_depth",
-      "codec_threads",   "io_threads",         "io_queue_depth",
-      "metrics_port",    "drain_deadline",     "backend",
-      "auth_token",      "max_inflight_bytes", "disk_sync"};
+  static const auto* const kNames = new std::vector<std::string_view>{"listen",
+                                                                      "memory_budget",
+                                                                      "disk_dir",
+                                                                      "disk_budget",
+                                                                      "disk_policy",
+                                                                      "default_preset",
+                                                                      "max_block_bytes",
+                                                                      "worker_threads",
+                                                                      "worker_queue_depth",
+                                                                      "codec_threads",
+                                                                      "io_threads",
+                                                                      "io_queue_depth",
+                                                                      "metrics_port",
+                                                                      "drain_deadline",
+                                                                      "backend",
+                                                                      "auth_token",
+                                                                      "max_inflight_bytes",
+                                                                      "disk_sync",
+                                                                      "lame_duck",
+                                                                      "max_connection_idle",
+                                                                      "max_connection_age",
+                                                                      "max_connection_age_grace",
+                                                                      "keepalive_time",
+                                                                      "keepalive_timeout"};
   return *kNames;
 }
 
@@ -190,6 +223,12 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   config.io_queue_depth = absl::GetFlag(FLAGS_io_queue_depth);
   config.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   config.drain_deadline = absl::GetFlag(FLAGS_drain_deadline);
+  config.lame_duck = absl::GetFlag(FLAGS_lame_duck);
+  config.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
+  config.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  config.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
+  config.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
+  config.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   GEARKV_ASSIGN_OR_RETURN(config.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
   config.auth_token = absl::GetFlag(FLAGS_auth_token);
   GEARKV_RETURN_IF_ERROR(ValidateConfig(config));

@@ -1,7 +1,9 @@
 #include "gearkv/server/config.h"
 
+#include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
@@ -111,6 +113,8 @@ TEST(ConfigFlagsTest, EnvironmentSetsFlags) {
                                                   {"GEARKV_WORKER_THREADS", "3"},
                                                   {"GEARKV_DRAIN_DEADLINE", "5s"},
                                                   {"GEARKV_BACKEND", "cpu"},
+                                                  {"GEARKV_LAME_DUCK", "7s"},
+                                                  {"GEARKV_KEEPALIVE_TIME", "15s"},
                                                   {"UNRELATED", "x"}};
   auto getenv = [&](const char* name) -> const char* {
     auto it = env.find(name);
@@ -127,6 +131,21 @@ TEST(ConfigFlagsTest, EnvironmentSetsFlags) {
   EXPECT_EQ(config->worker_threads, 3);
   EXPECT_EQ(config->drain_deadline, absl::Seconds(5));
   EXPECT_EQ(config->backend, Backend::kCpu);
+  EXPECT_EQ(config->lame_duck, absl::Seconds(7));
+  EXPECT_EQ(config->keepalive_time, absl::Seconds(15));
+}
+
+TEST(ConfigTest, ConnectionDurationsOutOfRangeAreRefused) {
+  for (auto change : std::vector<std::function<void(ServerConfig&)>>{
+           [](ServerConfig& c) { c.lame_duck = absl::Seconds(-1); },
+           [](ServerConfig& c) { c.max_connection_idle = absl::ZeroDuration(); },
+           [](ServerConfig& c) { c.keepalive_timeout = absl::ZeroDuration(); },
+           [](ServerConfig& c) { c.max_connection_age = absl::Seconds(-1); }}) {
+    ServerConfig config;
+    change(config);
+    EXPECT_EQ(ValidateConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(ValidateConfig(ServerConfig{}).ok());
 }
 
 TEST(ConfigFlagsTest, CommandLineWinsOverEnvironment) {

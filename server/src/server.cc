@@ -5,10 +5,13 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gearkv/base/strings.h"
 #include "gearkv/status_macros.h"
 #include "gearkv/v1/kv_cache.grpc.pb.h"
@@ -56,7 +59,7 @@ struct Server::Impl {
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Server::~Server() { Drain(absl::ZeroDuration()); }
+Server::~Server() { Drain(absl::ZeroDuration(), absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config, ServerDeps deps) {
   GEARKV_RETURN_IF_ERROR(ValidateConfig(config));
@@ -122,6 +125,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   // gRPC sets SO_REUSEPORT by default, which lets a second server bind a port already in use
   // and silently share its traffic; a taken port must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  const auto ms = [](absl::Duration d) {
+    return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
+  };
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(config.max_connection_idle));
+  if (config.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ms(config.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               ms(config.max_connection_age_grace));
+  }
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(config.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(config.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->port == 0) {
     if (impl->grpc_server != nullptr) impl->grpc_server->Shutdown();
@@ -134,7 +149,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
-void Server::Drain(absl::Duration deadline) {
+void Server::Drain(absl::Duration deadline, absl::Duration lame_duck) {
   Impl& impl = *impl_;
   if (impl.drained) return;
   impl.drained = true;
@@ -142,6 +157,8 @@ void Server::Drain(absl::Duration deadline) {
   grpc::HealthCheckServiceInterface* health = impl.grpc_server->GetHealthCheckService();
   health->SetServingStatus(v1::KVCache::service_full_name(), false);
   health->SetServingStatus(false);
+  // Lame duck: the listener still accepts, so probes read NOT_SERVING; calls in flight go on.
+  absl::SleepFor(lame_duck);
   // Stops listening, lets calls in flight finish until the deadline, then cancels them; returns
   // once every call is done (their pool tasks see the cancellation and finish quickly).
   impl.grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + deadline));

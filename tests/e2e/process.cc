@@ -100,7 +100,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   std::unique_ptr<ServerProcess> server(new ServerProcess());
   server->log_path_ = absl::StrCat(BaseTempDir(), "/gearkv-e2e-server-", ::getpid(), "-",
                                    absl::ToUnixNanos(absl::Now()), ".log");
-  std::vector<std::string> args = {ServerBinary(), "--listen=127.0.0.1:0", "--metrics_port=0"};
+  std::vector<std::string> args = {ServerBinary(), "--listen=127.0.0.1:0", "--metrics_port=0",
+                                   "--lame_duck=0s"};  // a test that wants one passes its own
   args.insert(args.end(), flags.begin(), flags.end());
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe2 failed");

@@ -166,5 +166,36 @@ TEST(RestartTest, SecondSigtermEndsADrainAtOnce) {
   writer->Finish().IgnoreError();
 }
 
+TEST(RestartTest, ALameDuckDrainAnswersNotServingBeforeTheListenerCloses) {
+  GEARKV_START_SERVER(server, {"--lame_duck=3s", "--drain_deadline=5s"});
+  const absl::Time start = absl::Now();
+  ASSERT_EQ(::kill(server->pid(), SIGTERM), 0);
+  const absl::Time wait_until = absl::Now() + absl::Seconds(2);
+  while (server->Output().find("draining") == std::string::npos && absl::Now() < wait_until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_THAT(server->Output(), testing::HasSubstr("draining"));
+  // A new connection is accepted: its probe reads NOT_SERVING, a KVCache call UNAVAILABLE.
+  ClientOptions options;
+  options.target = server->target();
+  options.own_connection = true;
+  options.max_attempts = 1;
+  options.default_deadline = absl::Seconds(1);
+  auto client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto health = (*client)->Health();
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, HealthState::kNotServing);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << "checked after the lame duck ended";
+  EXPECT_EQ((*client)->Lookup("ns", {"k"}).status().code(), absl::StatusCode::kUnavailable);
+  // Then the listener closes and the server exits.
+  const absl::Time exit_by = absl::Now() + absl::Seconds(15);
+  while (server->Output().find("stopped") == std::string::npos && absl::Now() < exit_by) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_THAT(server->Output(), testing::HasSubstr("stopped"));
+  EXPECT_GE(absl::Now() - start, absl::Seconds(3)) << "the lame duck was cut short";
+}
+
 }  // namespace
 }  // namespace gearkv::e2e

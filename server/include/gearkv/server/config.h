@@ -62,6 +62,19 @@ struct ServerConfig {
   int metrics_port = 9464;
   // On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled.
   absl::Duration drain_deadline = absl::Seconds(30);
+  // On SIGTERM/SIGINT, before the drain: how long health answers NOT_SERVING (and new KVCache
+  // calls UNAVAILABLE) while the listener still accepts, so that a load balancer's probe sees a
+  // draining server rather than a refused connection. 0 = close the listener at once.
+  absl::Duration lame_duck = absl::Seconds(2);
+  // HTTP/2 connection upkeep: a connection without calls for max_connection_idle is closed
+  // (GOAWAY); every connection is closed after max_connection_age (its calls get
+  // max_connection_age_grace to finish; 0 = no limit); the server pings an idle connection every
+  // keepalive_time and closes it when no answer comes within keepalive_timeout (a dead peer).
+  absl::Duration max_connection_idle = absl::Minutes(5);
+  absl::Duration max_connection_age = absl::ZeroDuration();
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+  absl::Duration keepalive_time = absl::Minutes(1);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
   Backend backend = Backend::kAuto;
   // When set, every KVCache call must send "authorization: Bearer <token>" (else
   // UNAUTHENTICATED). Health and reflection stay open. Prefer the environment variable to the

@@ -3,9 +3,9 @@
 // them.
 //
 // Lifecycle: Start (build everything, listen; health SERVING) -> Drain (health NOT_SERVING, new
-// calls refused with UNAVAILABLE, in-flight calls finish up to a deadline and are cancelled
-// after it, pools drained) -> destruction. Start and Drain are called from one thread (main);
-// the service itself is fully concurrent.
+// calls refused with UNAVAILABLE, a lame-duck period with the listener open, in-flight calls finish
+// up to a deadline and are cancelled after it, pools drained) -> destruction. Start and Drain are
+// called from one thread (main); the service itself is fully concurrent.
 #ifndef GEARKV_SERVER_SERVER_H_
 #define GEARKV_SERVER_SERVER_H_
 
@@ -45,9 +45,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Health NOT_SERVING, refuse new calls, let in-flight ones finish for up to `deadline`, then
-  // cancel what is left and stop the worker pools. Idempotent; blocks until done.
-  void Drain(absl::Duration deadline);
+  // Health NOT_SERVING and new calls refused with UNAVAILABLE; for `lame_duck` the listener
+  // still accepts (probes read NOT_SERVING, not a refused connection); then it closes, in-flight
+  // calls may finish for up to `deadline`, what is left is cancelled and the worker pools stop.
+  // Idempotent; blocks until done.
+  void Drain(absl::Duration deadline, absl::Duration lame_duck = absl::ZeroDuration());
 
   // The port actually bound (useful with port 0).
   int port() const;
