@@ -13,11 +13,14 @@ namespace gearkv::client_internal {
 // The preset and every override that is set; unset overrides stay unset on the wire.
 void CodecRequestToWire(const CodecRequest& request, v1::CodecSpec* wire);
 
-// The first message of a Put of `tensor` under (ns, key). A TTL is rounded up to whole seconds
-// (a sub-second TTL still expires) and capped at UINT32_MAX seconds; zero or less is none.
+// The first message of a Put of `tensor` (in tensor.layout) under (ns, key). A TTL is rounded up to
+// whole seconds (a sub-second TTL still expires) and capped at UINT32_MAX seconds; zero or less is
+// none.
 v1::PutRequest PutHeaderRequest(std::string_view ns, std::string_view key, const TensorView& tensor,
                                 const PutOptions& options);
 
+// kRaw asks for options.layout (the server decodes into it); kCompressed leaves the layout unset
+// (the block is canonical; the client decodes it into options.layout).
 v1::GetRequest GetRequestFor(std::string_view ns, std::string_view key, const GetOptions& options);
 
 }  // namespace gearkv::client_internal

@@ -54,6 +54,7 @@ class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
   store::BlockKey key_;
   TensorShape shape_;
   DType dtype_ = DType::kFloat16;
+  Layout layout_ = Layout::kCanonical;  // of the tensor's bytes as sent
   CodecSpec spec_;
   std::string preset_;  // the preset spec_ was resolved from
   uint32_t ttl_seconds_ = 0;
