@@ -1,10 +1,11 @@
 // Layouts through a real gearkv-server: a block put from KV_2LTD memory and got (Get and GetInto,
 // RAW and COMPRESSED, whole or a layer range) in every layout equals the canonical path's result
-// rearranged; `none` comes back exactly as put.
+// rearranged; `none` comes back exactly as put; the CLI's --layout flags.
 #include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "e2e_util.h"
 #include "gtest/gtest.h"
@@ -85,6 +86,48 @@ TEST(LayoutTest, APutFromKv2LtdIsGotInEveryLayoutLikeTheCanonicalPath) {
       }
     }
   }
+}
+
+// `gearkv put --layout` reads a file in that layout (its dims follow it), `get --layout` writes
+// one: a `none` block put from a KV_2LTD file comes back as a page_first file of the same tensor.
+TEST(LayoutTest, CliLayoutFlags) {
+  GEARKV_START_SERVER(server, {"--memory_budget=64MiB"});
+  TempDir dir;
+  const std::string target = "--target=" + server->target();
+  const TensorShape shape{3, 2, 16, 8};
+  const Tensor input = Gaussian(shape, DType::kFloat16, TestSeed() + 15);
+  Tensor kv = input;
+  kv.dims = {2, shape.layers, shape.tokens, shape.kv_heads, shape.head_dim};
+  kv.data = ToLayout(shape, 2, input.data, Layout::kKv2LTD);
+  const std::string kv_npy = dir.path() + "/kv.npy";
+  ASSERT_TRUE(WriteTensorFile(kv_npy, kv).ok());
+  CliResult r = RunCli(
+      {"put", kv_npy, "-n", "cli", "-k", "kv", "--preset", "none", "--layout", "kv_2ltd", target});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // The same file read as canonical has the wrong dims.
+  r = RunCli({"put", kv_npy, "-n", "cli", "-k", "x", "--preset", "none", target});
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  for (std::string encoding : {"raw", "compressed"}) {
+    const std::string out = dir.path() + "/page-" + encoding + ".npy";
+    r = RunCli({"get", "-n", "cli", "-k", "kv", "-o", out, "--encoding", encoding, "--layout",
+                "page_first", target});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto back = ReadTensorFile(out);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->dims, (std::vector<uint64_t>{2, shape.tokens, shape.layers, shape.kv_heads,
+                                                 shape.head_dim}));
+    EXPECT_TRUE(back->data == ToLayout(shape, 2, input.data, Layout::kPageFirst)) << encoding;
+  }
+  r = RunCli({"get", "-n", "cli", "-k", "kv", "-o", dir.path() + "/c.npy", target});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto canonical = ReadTensorFile(dir.path() + "/c.npy");
+  ASSERT_TRUE(canonical.ok()) << canonical.status();
+  EXPECT_EQ(canonical->dims, input.dims);
+  EXPECT_TRUE(canonical->data == input.data);
+  r = RunCli(
+      {"get", "-n", "cli", "-k", "kv", "-o", dir.path() + "/d.npy", "--layout", "nhd", target});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown layout"), std::string::npos) << r.err;
 }
 
 }  // namespace
