@@ -17,6 +17,34 @@ v1::DType DTypeToWire(DType dtype) {
   return v1::DTYPE_UNSPECIFIED;
 }
 
+v1::Layout LayoutToWire(Layout layout) {
+  switch (layout) {
+    case Layout::kCanonical:
+      return v1::LAYOUT_CANONICAL;
+    case Layout::kKv2LTD:
+      return v1::LAYOUT_KV_2LTD;
+    case Layout::kPageFirst:
+      return v1::LAYOUT_PAGE_FIRST;
+  }
+  return static_cast<v1::Layout>(static_cast<int>(layout));  // passed on, refused by the reader
+}
+
+absl::StatusOr<Layout> LayoutFromWire(int wire) {
+  switch (wire) {
+    case v1::LAYOUT_CANONICAL:
+      return Layout::kCanonical;
+    case v1::LAYOUT_KV_2LTD:
+      return Layout::kKv2LTD;
+    case v1::LAYOUT_PAGE_FIRST:
+      return Layout::kPageFirst;
+    default:
+      return absl::InvalidArgumentError(
+          "layout " + std::to_string(wire) +
+          " is not a known Layout (LAYOUT_CANONICAL, LAYOUT_KV_2LTD = LAYOUT_LAYER_FIRST, "
+          "LAYOUT_PAGE_FIRST)");
+  }
+}
+
 absl::StatusOr<DType> DTypeFromWire(int wire) {
   switch (wire) {
     case v1::DTYPE_FLOAT16:

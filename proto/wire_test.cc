@@ -28,6 +28,22 @@ TEST(DescribeKeyTest, PrintableAndBinaryKeys) {
   EXPECT_NE(described.find("(100 bytes)"), std::string::npos) << described;
 }
 
+TEST(LayoutTest, RoundTripAndErrors) {
+  for (Layout layout : {Layout::kCanonical, Layout::kKv2LTD, Layout::kPageFirst}) {
+    EXPECT_EQ(*LayoutFromWire(LayoutToWire(layout)), layout);
+  }
+  EXPECT_EQ(LayoutToWire(Layout::kLayerFirst), v1::LAYOUT_LAYER_FIRST);
+  EXPECT_EQ(*LayoutFromWire(v1::LAYOUT_LAYER_FIRST), Layout::kLayerFirst);
+  EXPECT_EQ(*LayoutFromWire(0), Layout::kCanonical);  // an unset field
+  for (int bad : {3, -1, 99}) {
+    const auto st = LayoutFromWire(bad).status();
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(st.message().find("LAYOUT_PAGE_FIRST"), std::string::npos) << st;
+  }
+  // An out-of-enum view layout goes out as is, for the reader to refuse.
+  EXPECT_FALSE(LayoutFromWire(LayoutToWire(static_cast<Layout>(7))).ok());
+}
+
 TEST(DTypeTest, RoundTripAndErrors) {
   for (DType dtype : {DType::kFloat16, DType::kBFloat16, DType::kFloat32}) {
     EXPECT_EQ(*DTypeFromWire(DTypeToWire(dtype)), dtype);

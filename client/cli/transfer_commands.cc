@@ -17,8 +17,49 @@
 namespace gearkv::cli {
 namespace {
 
+// The dims of a KV tensor of `shape` whose bytes are in `layout`: canonical [L, 2, H, T, D],
+// kv_2ltd / layer_first [2, L, T, H, D], page_first [2, T, L, H, D].
+std::vector<uint64_t> LayoutDims(const TensorShape& s, Layout layout) {
+  switch (layout) {
+    case Layout::kKv2LTD:
+      return {2, s.layers, s.tokens, s.kv_heads, s.head_dim};
+    case Layout::kPageFirst:
+      return {2, s.tokens, s.layers, s.kv_heads, s.head_dim};
+    default:
+      return {s.layers, 2, s.kv_heads, s.tokens, s.head_dim};
+  }
+}
+
+// A view of `tensor` as a KV block in `layout` (its dims as LayoutDims says; canonical also
+// takes the 4-D one-layer form, see KvShapeOf).
+absl::StatusOr<TensorView> AsKvViewInLayout(const Tensor& tensor, Layout layout) {
+  if (layout == Layout::kCanonical) return AsKvView(tensor);
+  const std::vector<uint64_t>& d = tensor.dims;
+  if (d.size() != 5 || d[0] != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a ", std::string(LayoutName(layout)), " tensor has dims ",
+                     layout == Layout::kKv2LTD ? "[2, layers, tokens, kv_heads, head_dim]"
+                                               : "[2, tokens, layers, kv_heads, head_dim]",
+                     ", this one has ", d.size(), " dims"));
+  }
+  const bool kv = layout == Layout::kKv2LTD;
+  // (The casts below would wrap a dimension of 2^32 or more into one ValidateShape accepts.)
+  for (uint64_t n : d) {
+    if (n > UINT32_MAX) return absl::InvalidArgumentError("a dimension is over 2^32");
+  }
+  const TensorShape shape{static_cast<uint32_t>(kv ? d[1] : d[2]), static_cast<uint32_t>(d[3]),
+                          static_cast<uint32_t>(kv ? d[2] : d[1]), static_cast<uint32_t>(d[4])};
+  GEARKV_RETURN_IF_ERROR(ValidateShape(shape));
+  const TensorView view{shape, tensor.dtype, tensor.data.data(), layout};
+  if (tensor.data.size() != view.SizeBytes()) {
+    return absl::InvalidArgumentError("the data size does not match the dims");
+  }
+  return view;
+}
+
 struct PutFlags {
   std::vector<std::string> files;
+  std::string layout = "canonical";
   std::string tensor_name;
   std::string ns;
   std::vector<std::string> keys;
@@ -57,11 +98,12 @@ absl::Status RunPut(const GlobalFlags& global, const PutFlags& flags) {
   std::vector<Tensor> tensors;
   std::vector<TensorView> views;
   tensors.reserve(flags.files.size());
+  GEARKV_ASSIGN_OR_RETURN(const Layout layout, ParseLayout(flags.layout));
   for (size_t i = 0; i < flags.files.size(); ++i) {
     GEARKV_ASSIGN_OR_RETURN(keys.emplace_back(), DecodeKey(flags.keys[i], flags.key_hex));
     GEARKV_ASSIGN_OR_RETURN(tensors.emplace_back(),
                             ReadTensorFile(flags.files[i], flags.tensor_name));
-    auto view = AsKvView(tensors.back());
+    auto view = AsKvViewInLayout(tensors.back(), layout);
     if (!view.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(flags.files[i], ": ", view.status().message()));
@@ -103,6 +145,7 @@ struct GetFlags {
   std::string encoding = "compressed";
   std::string layers;
   std::string dtype;
+  std::string layout = "canonical";
   bool progress = false;
 };
 
@@ -123,6 +166,7 @@ void WidenBf16(Tensor& t) {
 absl::Status WriteGot(const GetFlags& flags, const std::string& key, const std::string& output,
                       GetResult& got) {
   GEARKV_ASSIGN_OR_RETURN(TensorFileFormat format, TensorFileFormatOf(output));
+  got.tensor.dims = LayoutDims(got.shape, got.layout);  // the file's dims follow its layout
   if (format == TensorFileFormat::kNpy && got.tensor.dtype == DType::kBFloat16) {
     std::cerr << "note: .npy has no bfloat16; writing float32 (exact)\n";
     WidenBf16(got.tensor);
@@ -131,7 +175,8 @@ absl::Status WriteGot(const GetFlags& flags, const std::string& key, const std::
       {"gearkv.namespace", flags.ns},
       {"gearkv.key", DisplayKey(key)},
       {"gearkv.spec", got.preset.empty() ? got.spec.DebugString() : got.preset},
-      {"gearkv.stored_dtype", std::string(DTypeName(got.stored_dtype))}};
+      {"gearkv.stored_dtype", std::string(DTypeName(got.stored_dtype))},
+      {"gearkv.layout", std::string(LayoutName(got.layout))}};
   GEARKV_RETURN_IF_ERROR(WriteTensorFile(output, got.tensor, flags.tensor_name, metadata));
   std::cout << absl::StrFormat(
       "wrote %s: %s %s (%s on the wire, %s; stored as %s, ratio %.2fx)\n", ToAbsl(output),
@@ -170,6 +215,7 @@ absl::Status RunGet(const GlobalFlags& global, const GetFlags& flags) {
   if (!flags.dtype.empty()) {
     GEARKV_ASSIGN_OR_RETURN(options.out_dtype, ParseDType(flags.dtype));
   }
+  GEARKV_ASSIGN_OR_RETURN(options.layout, ParseLayout(flags.layout));
   options.progress = MakeTransferProgress("get", flags.progress);
   GEARKV_ASSIGN_OR_RETURN(auto client, MakeClient(global));
   if (keys.size() == 1) {
@@ -209,6 +255,11 @@ void AddPutCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
   cmd->add_option("--tensor", flags->tensor_name, "tensor name inside a .safetensors file");
   AddKeyFlags(cmd, flags->keys, flags->ns, flags->key_hex);
   AddCodecFlags(*cmd, flags->codec);
+  cmd->add_option("--layout", flags->layout,
+                  "memory order of the file's tensor: canonical [layers, 2, kv_heads, tokens, "
+                  "head_dim], kv_2ltd = layer_first [2, layers, tokens, kv_heads, head_dim], "
+                  "page_first [2, tokens, layers, kv_heads, head_dim]")
+      ->capture_default_str();
   cmd->add_option("--ttl_seconds", flags->ttl_seconds, "expiry (0 = never)");
   cmd->add_flag("--measure_error", flags->measure_error, "report the relative error");
   cmd->add_flag("--progress", flags->progress, "show progress even when stderr is no terminal");
@@ -235,6 +286,10 @@ void AddGetCommand(CLI::App& app, const GlobalFlags& global, int* exit_code) {
   cmd->add_option("--layers", flags->layers, "only layers BEGIN:END (end exclusive)");
   cmd->add_option("--dtype", flags->dtype,
                   "element type to write (float16, bfloat16, float32; compressed only)");
+  cmd->add_option("--layout", flags->layout,
+                  "memory order (and dims) of the written tensor: canonical, kv_2ltd = "
+                  "layer_first or page_first (as for put)")
+      ->capture_default_str();
   cmd->add_flag("--progress", flags->progress, "show progress even when stderr is no terminal");
   cmd->callback([&global, flags, exit_code] {
     absl::Status s = RunGet(global, *flags);

@@ -129,6 +129,9 @@ absl::StatusOr<PutResult> GrpcClient::Put(std::string_view ns, std::string_view 
   if (options.ttl < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("Put: negative ttl");
   }
+  if (absl::Status s = ValidateLayout(tensor.layout); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("Put: tensor.", s.message()));
+  }
   const v1::PutRequest header = client_internal::PutHeaderRequest(ns, key, tensor, options);
   return client_internal::RunWithRetry(
       options_, DeadlineFrom(options.deadline),
@@ -168,6 +171,9 @@ absl::StatusOr<PutResult> GrpcClient::PutOnce(const v1::PutRequest& header,
 
 absl::StatusOr<GetResult> GrpcClient::Get(std::string_view ns, std::string_view key,
                                           const GetOptions& options) {
+  if (absl::Status s = ValidateLayout(options.layout); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("Get: options.", s.message()));
+  }
   return RunGet(ns, key, options, TensorDestination::Allocated(options));
 }
 
@@ -181,7 +187,18 @@ absl::StatusOr<GetResult> GrpcClient::GetInto(std::string_view ns, std::string_v
         "GetInto: options.out_dtype ", std::string(DTypeName(*options.out_dtype)),
         " contradicts out.dtype ", std::string(DTypeName(out.dtype)), " (leave out_dtype unset)"));
   }
-  return RunGet(ns, key, options, TensorDestination::Caller(options, out));
+  if (absl::Status s = ValidateLayout(out.layout); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("GetInto: out.", s.message()));
+  }
+  if (options.layout != Layout::kCanonical && options.layout != out.layout) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GetInto: options.layout ", std::string(LayoutName(options.layout)),
+                     " contradicts out.layout ", std::string(LayoutName(out.layout)),
+                     " (leave options.layout canonical)"));
+  }
+  GetOptions in_out_layout = options;  // outlives RunGet, which keeps references to it
+  in_out_layout.layout = out.layout;
+  return RunGet(ns, key, in_out_layout, TensorDestination::Caller(in_out_layout, out));
 }
 
 absl::StatusOr<GetResult> GrpcClient::RunGet(std::string_view ns, std::string_view key,

@@ -143,6 +143,20 @@ TEST(RequestsTest, GetRequestCarriesEncodingAndLayers) {
   EXPECT_EQ(request.layers().end(), 3u);
 }
 
+TEST(RequestsTest, PutAndGetCarryTheLayout) {
+  const TensorShape shape{2, 8, 256, 128};
+  const TensorView view{shape, DType::kFloat16, nullptr, Layout::kKv2LTD};
+  EXPECT_EQ(PutHeaderRequest("ns", "key", view, {}).header().layout(), v1::LAYOUT_KV_2LTD);
+  EXPECT_EQ(PutHeaderRequest("ns", "key", {shape, DType::kFloat16, nullptr}, {}).header().layout(),
+            v1::LAYOUT_CANONICAL);
+  GetOptions options;
+  options.layout = Layout::kPageFirst;
+  // COMPRESSED: the block is canonical and decoded here, so the server is not asked for it.
+  EXPECT_EQ(GetRequestFor("ns", "key", options).layout(), v1::LAYOUT_CANONICAL);
+  options.encoding = GetEncoding::kRaw;
+  EXPECT_EQ(GetRequestFor("ns", "key", options).layout(), v1::LAYOUT_PAGE_FIRST);
+}
+
 // A loopback port that refuses connections (bound, never listened on, then closed).
 int UnusedPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -378,6 +392,10 @@ TEST(ClientGetIntoTest, ArgumentsAreCheckedBeforeAnyRpc) {
   contradicts.out_dtype = DType::kBFloat16;
   MutableTensorView bad_shape = out;
   bad_shape.shape.tokens = 0;
+  MutableTensorView bad_layout = out;
+  bad_layout.layout = static_cast<Layout>(4);
+  GetOptions page_first;
+  page_first.layout = Layout::kPageFirst;
   const GetOptions defaults;
   struct Case {
     const MutableTensorView* out;
@@ -388,7 +406,9 @@ TEST(ClientGetIntoTest, ArgumentsAreCheckedBeforeAnyRpc) {
        {Case{&null, &defaults, "out.data is null"},
         Case{&out, &no_decompress, "decompress must be true"},
         Case{&out, &contradicts, "out_dtype bfloat16 contradicts out.dtype float16"},
-        Case{&bad_shape, &defaults, "out.shape"}}) {
+        Case{&bad_shape, &defaults, "out.shape"},
+        Case{&bad_layout, &defaults, "layout 4 is not one of"},
+        Case{&out, &page_first, "options.layout page_first contradicts out.layout canonical"}}) {
     auto got = (*client)->GetInto("ns", "k", *c.out, *c.options);
     EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << got.status();
     EXPECT_THAT(std::string(got.status().message()), ::testing::HasSubstr(c.message));

@@ -66,6 +66,7 @@ PayloadSink TensorDestination::RawSink(GetResult& result) const {
 }
 
 void TensorDestination::FinishRaw(GetResult& result) const {
+  result.layout = options_.layout;
   if (out_ != nullptr) return;
   const TensorShape& s = result.shape;
   result.tensor.dtype = result.stored_dtype;
@@ -73,9 +74,12 @@ void TensorDestination::FinishRaw(GetResult& result) const {
 }
 
 absl::StatusOr<MutableTensorView> TensorDestination::DecompressTarget(GetResult& result) const {
+  result.layout = options_.layout;
   if (out_ != nullptr) return *out_;
   result.tensor = MakeKvTensor(result.shape, options_.out_dtype.value_or(result.stored_dtype));
-  return AsMutableKvView(result.tensor);
+  GEARKV_ASSIGN_OR_RETURN(MutableTensorView view, AsMutableKvView(result.tensor));
+  view.layout = options_.layout;  // the dims stay the TensorShape's; the bytes are in the layout
+  return view;
 }
 
 BorrowedBlockBuffer::BorrowedBlockBuffer(bool wanted)
@@ -104,6 +108,15 @@ absl::StatusOr<uint64_t> InspectGetHeader(const v1::GetHeader& header, const Get
   result->preset = header.codec().preset();
   result->cost = wire::CostFromWire(header.stats());
   const uint64_t announced = header.payload_bytes();
+  // RAW: the bytes in the layout asked for; COMPRESSED: a canonical block (decoded here).
+  const Layout expected_layout =
+      options.encoding == GetEncoding::kRaw ? options.layout : Layout::kCanonical;
+  if (header.layout() != static_cast<int>(wire::LayoutToWire(expected_layout))) {
+    return absl::InternalError(absl::StrCat("server answered in layout ", header.layout(),
+                                            ", expected ", wire::LayoutToWire(expected_layout),
+                                            " (", std::string(LayoutName(expected_layout)),
+                                            "); a server without layouts?"));
+  }
   if (absl::Status s = ValidateShape(result->shape); !s.ok()) {
     return absl::InternalError(absl::StrCat("server sent a bad shape: ", s.message()));
   }

@@ -222,6 +222,57 @@ TEST(GetAnswerTest, ACompressedBlockIsDecompressedIntoTheCallersMemory) {
   EXPECT_TRUE(result->tensor.data.empty());
 }
 
+TEST(GetAnswerTest, ACompressedBlockIsDecompressedIntoTheAskedLayout) {
+  auto codec = CpuCodec();
+  std::string tensor(kRawBytes, '\0');
+  for (size_t i = 0; i < tensor.size(); i += 2) tensor[i + 1] = static_cast<char>(0x30 + i % 7);
+  auto block = codec->Compress({kShape, DType::kFloat16, tensor.data()}, *PresetSpec("kivi4"));
+  ASSERT_TRUE(block.ok()) << block.status();
+  for (Layout layout : {Layout::kKv2LTD, Layout::kPageFirst}) {
+    std::string expected(kRawBytes, '\0');
+    ASSERT_TRUE(
+        codec->Decompress(block->bytes, {kShape, DType::kFloat16, expected.data(), layout}).ok());
+    GetOptions options;
+    options.layout = layout;
+    const auto destination = TensorDestination::Allocated(options);
+    GetAnswer answer(options, destination);
+    ASSERT_TRUE(
+        answer.Add(wire::GetHeaderMessage(Header(v1::ENCODING_COMPRESSED, block->bytes.size())))
+            .ok());
+    ASSERT_TRUE(answer.Add(Chunk(block->bytes)).ok());
+    auto result = answer.Finish(*codec, 1);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->layout, layout);
+    EXPECT_TRUE(result->tensor.data == expected) << LayoutName(layout);
+    EXPECT_EQ(result->tensor.dims, (std::vector<uint64_t>{2, 2, 2, 16, 64}));
+  }
+}
+
+TEST(InspectGetHeaderTest, AHeaderInAnotherLayoutThanAskedIsTheServersFault) {
+  GetOptions raw = Raw();
+  raw.layout = Layout::kPageFirst;
+  GetResult result;
+  // A server that knows no layouts answers canonical (the field unset).
+  auto st = InspectGetHeader(Header(v1::ENCODING_RAW, kRawBytes), raw,
+                             TensorDestination::Allocated(raw), &result);
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(st.status().message()), HasSubstr("layout"));
+  v1::GetHeader header = Header(v1::ENCODING_RAW, kRawBytes);
+  header.set_layout(v1::LAYOUT_PAGE_FIRST);
+  EXPECT_TRUE(InspectGetHeader(header, raw, TensorDestination::Allocated(raw), &result).ok());
+  // COMPRESSED blocks are canonical, whatever layout the client decodes into.
+  GetOptions compressed;
+  compressed.layout = Layout::kKv2LTD;
+  header = Header(v1::ENCODING_COMPRESSED, 100);
+  EXPECT_TRUE(
+      InspectGetHeader(header, compressed, TensorDestination::Allocated(compressed), &result).ok());
+  header.set_layout(v1::LAYOUT_KV_2LTD);
+  EXPECT_EQ(InspectGetHeader(header, compressed, TensorDestination::Allocated(compressed), &result)
+                .status()
+                .code(),
+            absl::StatusCode::kInternal);
+}
+
 TEST(GetAnswerTest, WithoutDecompressTheBlockIsReturned) {
   GetOptions options;
   options.decompress = false;

@@ -28,6 +28,7 @@ v1::PutRequest PutHeaderRequest(std::string_view ns, std::string_view key, const
   h->set_key(std::string(key));
   *h->mutable_shape() = wire::ShapeToWire(tensor.shape);
   h->set_dtype(wire::DTypeToWire(tensor.dtype));
+  h->set_layout(wire::LayoutToWire(tensor.layout));
   CodecRequestToWire(options.codec, h->mutable_codec());
   if (options.ttl > absl::ZeroDuration()) {
     h->set_ttl_seconds(static_cast<uint32_t>(std::min<int64_t>(
@@ -61,6 +62,8 @@ v1::GetRequest GetRequestFor(std::string_view ns, std::string_view key, const Ge
   request.set_key(std::string(key));
   request.set_encoding(options.encoding == GetEncoding::kRaw ? v1::ENCODING_RAW
                                                              : v1::ENCODING_COMPRESSED);
+  // RAW: the server decodes into it; COMPRESSED: the client does (the block is canonical).
+  if (options.encoding == GetEncoding::kRaw) request.set_layout(wire::LayoutToWire(options.layout));
   if (options.layers) {
     request.mutable_layers()->set_begin(options.layers->first);
     request.mutable_layers()->set_end(options.layers->second);

@@ -14,8 +14,9 @@ namespace gearkv::client_internal {
 // The preset and every override that is set; unset overrides stay unset on the wire.
 void CodecRequestToWire(const CodecRequest& request, v1::CodecSpec* wire);
 
-// The first message of a Put of `tensor` under (ns, key). A TTL is rounded up to whole seconds
-// (a sub-second TTL still expires) and capped at UINT32_MAX seconds; zero or less is none.
+// The first message of a Put of `tensor` (in tensor.layout) under (ns, key). A TTL is rounded up to
+// whole seconds (a sub-second TTL still expires) and capped at UINT32_MAX seconds; zero or less is
+// none.
 v1::PutRequest PutHeaderRequest(std::string_view ns, std::string_view key, const TensorView& tensor,
                                 const PutOptions& options);
 
@@ -25,6 +26,8 @@ absl::Status CheckGetIntoOut(std::string_view call, const MutableTensorView& out
 // INVALID_ARGUMENT unless options.decompress (a GetInto always writes the tensor).
 absl::Status CheckGetIntoOptions(std::string_view call, const GetOptions& options);
 
+// kRaw asks for options.layout (the server decodes into it); kCompressed leaves the layout unset
+// (the block is canonical; the client decodes it into options.layout).
 v1::GetRequest GetRequestFor(std::string_view ns, std::string_view key, const GetOptions& options);
 
 }  // namespace gearkv::client_internal

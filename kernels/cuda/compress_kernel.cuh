@@ -8,10 +8,10 @@
 //      (8 codes = kBits bytes per lane octet); the head becomes the residual x - D(x), 0 at
 //      outliers;
 //   4. low-rank factors of the residual (low_rank.cuh).
-// Input: the canonical tensor (CompressArgs::in). Output: every head's layout.head_bytes bytes at
-// HeadsGeometry::HeadOffset(h) of the block (the current format version), padding between
-// arrays zeroed; byte-compatible with cpu/gear_head.cc (codes, scales, zeros and outliers equal;
-// factors and their scales equal to rounding).
+// Input: the tensor (CompressArgs::in) in its layout (CompressArgs::in_place). Output: every head's
+// layout.head_bytes bytes at HeadsGeometry::HeadOffset(h) of the block (the current format
+// version), padding between arrays zeroed; byte-compatible with cpu/gear_head.cc (codes, scales,
+// zeros and outliers equal; factors and their scales equal to rounding).
 #ifndef GEARKV_KERNELS_CUDA_COMPRESS_KERNEL_CUH_
 #define GEARKV_KERNELS_CUDA_COMPRESS_KERNEL_CUH_
 
@@ -25,10 +25,11 @@
 
 namespace gearkv::internal::cuda {
 
-// Loads head `in` (tokens x head_dim of `type`) into x (row stride ld) as fp32; returns true on
-// this thread if it saw a value that is not finite or beyond fp16's range.
-__device__ inline bool LoadHead(const void* in, ElemType type, uint32_t T, uint32_t D, float* x,
-                                uint32_t ld) {
+// Loads head `in` (tokens rows of head_dim elements of `type`, row t at in + t * in_ld
+// elements; in_ld is even) into x (row stride ld) as fp32; returns true on this thread if it saw
+// a value that is not finite or beyond fp16's range.
+__device__ inline bool LoadHead(const void* in, uint64_t in_ld, ElemType type, uint32_t T,
+                                uint32_t D, float* x, uint32_t ld) {
   // Items are element pairs (D is even); thread items advance by kCompressThreads without a
   // division per item.
   const uint32_t pairs = D / 2;
@@ -43,7 +44,7 @@ __device__ inline bool LoadHead(const void* in, ElemType type, uint32_t T, uint3
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       if (t < T) {
-        v[u] = LoadPair(in, type, uint64_t{t} * D + 2 * c);
+        v[u] = LoadPair(in, type, uint64_t{t} * in_ld + 2 * c);
         at[u] = t * ld + 2 * c;  // < 2^32: the workspace of one head is far below 16 GiB
         n = u + 1;
         c += step_c;
@@ -217,16 +218,16 @@ __global__ void __launch_bounds__(kCompressThreads, 1)
                           a.ws.r4,
                           a.ws.rp_splits,
                           a.ws.rtq_splits};
-  const uint64_t head_elems = uint64_t{T} * D;
   const uint32_t esize = ElemBytes(a.dtype);
 
   for (uint64_t h = blockIdx.x; h < a.g.num_heads; h += gridDim.x) {
     const uint32_t kind = static_cast<uint32_t>((h / a.g.kv_heads) % 2);
     const HeadLayout& l = a.g.layout[kind];
     char* out = a.block + a.g.HeadOffset(h);
-    const void* in = static_cast<const char*>(a.in) + h * head_elems * esize;
+    const HeadPlacement place = a.in_place.Head(h);
+    const void* in = static_cast<const char*>(a.in) + place.base * esize;
 
-    if (__syncthreads_or(LoadHead(in, a.dtype, T, D, x, ld))) {
+    if (__syncthreads_or(LoadHead(in, place.row_stride, a.dtype, T, D, x, ld))) {
       if (threadIdx.x == 0)
         atomicMin(&a.status->first_bad_head, static_cast<unsigned long long>(h));
       continue;  // every thread passed the barrier: x is free again
@@ -240,11 +241,11 @@ __global__ void __launch_bounds__(kCompressThreads, 1)
       for (uint32_t p = WarpId(); p < l.pools; p += kCompressWarps) {
         const uint32_t b = base[p], k = (base[p + 1] - b) / 2;
         if (l.kind == Kind::kKeys) {
-          SelectPoolOutliers(PoolChunks<Kind::kKeys>{x, ld, T, D, p}, k, b, in, a.dtype, offsets,
-                             values, a.status);
+          SelectPoolOutliers(PoolChunks<Kind::kKeys>{x, ld, T, D, p, place.row_stride}, k, b, in,
+                             a.dtype, offsets, values, a.status);
         } else {
-          SelectPoolOutliers(PoolChunks<Kind::kValues>{x, ld, T, D, p}, k, b, in, a.dtype, offsets,
-                             values, a.status);
+          SelectPoolOutliers(PoolChunks<Kind::kValues>{x, ld, T, D, p, place.row_stride}, k, b, in,
+                             a.dtype, offsets, values, a.status);
         }
       }
       __syncthreads();

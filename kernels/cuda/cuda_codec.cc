@@ -101,8 +101,7 @@ absl::StatusOr<std::unique_ptr<CudaCodec::Lease>> CudaCodec::Acquire() const {
 
 absl::StatusOr<Block> CudaCodec::Compress(const TensorView& tensor, const CodecSpec& spec,
                                           const CompressOptions& options) const {
-  GEARKV_ASSIGN_OR_RETURN(BlockGeometry g, MakeBlockGeometry(tensor.shape, tensor.dtype, spec));
-  if (tensor.data == nullptr) return absl::InvalidArgumentError("tensor data pointer is null");
+  GEARKV_ASSIGN_OR_RETURN(BlockGeometry g, MakeBlockGeometryForInput(tensor, spec));
   const bool on_device = IsDevicePointer(tensor.data);
   if (!on_device && spec.method == Method::kNone) return cpu_.Compress(tensor, spec, options);
 
@@ -121,7 +120,9 @@ absl::StatusOr<Block> CudaCodec::Compress(const TensorView& tensor, const CodecS
     }
     GEARKV_RETURN_IF_ERROR((*w)->block.Reserve(g.info.block_bytes));
     char* d_block = static_cast<char*>((*w)->block.data());
-    GEARKV_RETURN_IF_ERROR((*w)->gear->EnqueueCompress(g, in, d_block, stream));
+    // A host tensor goes to the device as it lies (same bytes, same layout): the kernels read
+    // it in its layout.
+    GEARKV_RETURN_IF_ERROR((*w)->gear->EnqueueCompress(g, in, d_block, stream, tensor.layout));
     GEARKV_RETURN_IF_ERROR(CudaStatus(
         cudaMemcpyAsync(block.bytes.data() + g.data_offset, d_block + g.data_offset,
                         g.checksum_offset - g.data_offset, cudaMemcpyDeviceToHost, stream),
@@ -136,15 +137,16 @@ absl::StatusOr<Block> CudaCodec::Compress(const TensorView& tensor, const CodecS
   const TensorShape& s = tensor.shape;
   if (options.measure_error) {
     std::vector<float> decoded(s.NumElements());
-    const MutableTensorView view{s, DType::kFloat32, decoded.data()};
+    const MutableTensorView view{s, DType::kFloat32, decoded.data(), tensor.layout};
     GEARKV_RETURN_IF_ERROR(Decompress(block.bytes, view, {}));
     if (on_device) {
       std::string host(g.info.raw_bytes, '\0');
       GEARKV_RETURN_IF_ERROR(
           CudaStatus(cudaMemcpy(host.data(), tensor.data, g.info.raw_bytes, cudaMemcpyDefault),
                      "copying the tensor to the host"));
-      GEARKV_ASSIGN_OR_RETURN(st.relative_error,
-                              RelativeError(view, TensorView{s, tensor.dtype, host.data()}));
+      GEARKV_ASSIGN_OR_RETURN(
+          st.relative_error,
+          RelativeError(view, TensorView{s, tensor.dtype, host.data(), tensor.layout}));
     } else {
       GEARKV_ASSIGN_OR_RETURN(st.relative_error, RelativeError(view, tensor));
     }
@@ -175,7 +177,8 @@ absl::Status CudaCodec::Decompress(std::string_view block, const MutableTensorVi
     GEARKV_RETURN_IF_ERROR((*w)->tensor.Reserve(out_bytes));
     d_out = (*w)->tensor.data();
   }
-  GEARKV_RETURN_IF_ERROR((*w)->gear->EnqueueDecompress(g, d_block, d_out, out.dtype, stream));
+  GEARKV_RETURN_IF_ERROR(
+      (*w)->gear->EnqueueDecompress(g, d_block, d_out, out.dtype, stream, out.layout));
   if (d_out != out.data) {
     GEARKV_RETURN_IF_ERROR(
         CudaStatus(cudaMemcpyAsync(out.data, d_out, out_bytes, cudaMemcpyDefault, stream),

@@ -62,7 +62,6 @@ __global__ void __launch_bounds__(kDecompressThreads)
     DecompressHeadsKernel(const __grid_constant__ DecompressArgs a) {
   extern __shared__ __align__(16) unsigned char smem[];
   const uint32_t T = a.g.tokens, D = a.g.head_dim;
-  const uint64_t head_elems = uint64_t{T} * D;
   const uint32_t octets = D / 8;  // per token row
   const uint32_t step_t = kDecompressThreads / octets, step_c = kDecompressThreads % octets;
 
@@ -71,7 +70,8 @@ __global__ void __launch_bounds__(kDecompressThreads)
     const HeadLayout& l = a.g.layout[kind];
     const uint32_t r = l.rank;
     const char* in = a.block + a.g.HeadOffset(h);
-    void* out = static_cast<char*>(a.out) + h * head_elems * ElemBytes(kOut);
+    const HeadPlacement place = a.out_place.Head(h);  // rows of 8 * k elements: octets aligned
+    void* out = static_cast<char*>(a.out) + place.base * ElemBytes(kOut);
     float* vt =
         a.vt_in_shared ? reinterpret_cast<float*>(smem) : a.scratch + uint64_t{blockIdx.x} * r * D;
 
@@ -142,7 +142,7 @@ __global__ void __launch_bounds__(kDecompressThreads)
         v[6] = fmaf(uj, v1.z, v[6]);
         v[7] = fmaf(uj, v1.w, v[7]);
       }
-      StoreOctet<kOut>(out, e, v);
+      StoreOctet<kOut>(out, uint64_t{t} * place.row_stride + d, v);
       c += step_c;
       t += step_t;
       if (c >= octets) {
@@ -165,8 +165,10 @@ __global__ void __launch_bounds__(kDecompressThreads)
             atomicOr(&a.status->malformed, 1u);
             continue;
           }
+          // keys: token off of channel p; values: token p * 8 + off / D, channel off % D.
           const uint64_t el =
-              keys ? uint64_t{off} * D + p : uint64_t{p} * kValuePoolTokens * D + off;
+              keys ? uint64_t{off} * place.row_stride + p
+                   : (uint64_t{p} * kValuePoolTokens + off / D) * place.row_stride + off % D;
           if (a.block_dtype == kOut) {  // exact bits
             if constexpr (kOut == ElemType::kF32) {
               static_cast<uint32_t*>(out)[el] = reinterpret_cast<const uint32_t*>(values)[b + i];

@@ -129,14 +129,25 @@ absl::Status DeviceGear::UploadPoolBases(const BlockGeometry& g, cudaStream_t st
 }
 
 absl::Status DeviceGear::EnqueueCompress(const BlockGeometry& g, const void* in, char* block,
-                                         cudaStream_t stream) {
+                                         cudaStream_t stream, Layout layout) {
+  GEARKV_RETURN_IF_ERROR(ValidateLayout(layout));
   GEARKV_RETURN_IF_ERROR(CudaStatus(cudaSetDevice(device_), "selecting the device"));
   const TensorShape& s = g.info.shape;
   kv_heads_ = s.kv_heads;
   if (g.info.spec.method == Method::kNone) {
-    // Sections are the matrices as sent, each padded to kArrayAlignment (a no-op for every
-    // valid shape, since head_dim is a multiple of 8).
+    // Sections are the matrices in canonical order, each padded to kArrayAlignment (a no-op for
+    // every valid shape, since head_dim is a multiple of 8).
     const uint64_t matrix_bytes = s.MatrixElements() * DTypeSize(g.info.dtype);
+    if (layout != Layout::kCanonical) {
+      if (g.section_bytes[0] != matrix_bytes) {
+        return absl::InternalError(
+            "CUDA backend: padded `none` sections in a non-canonical layout");
+      }
+      const ElemType t = ToElemType(g.info.dtype);
+      return CudaStatus(ConvertPlacedElements(in, t, PlacementOf(s, layout), block + g.data_offset,
+                                              t, PlacementOf(s, Layout::kCanonical), stream),
+                        "gathering the tensor");
+    }
     if (g.section_bytes[0] == matrix_bytes) {
       GEARKV_RETURN_IF_ERROR(CudaStatus(cudaMemcpyAsync(block + g.data_offset, in, g.info.raw_bytes,
                                                         cudaMemcpyDeviceToDevice, stream),
@@ -163,6 +174,7 @@ absl::Status DeviceGear::EnqueueCompress(const BlockGeometry& g, const void* in,
   a.seed = g.info.spec.seed;
   a.group_div = FastDiv16::Make(g.info.spec.group_size);
   a.in = in;
+  a.in_place = PlacementOf(s, layout);
   a.block = block;
   GEARKV_RETURN_IF_ERROR(UploadPoolBases(g, stream, a.pool_base));
   a.status = static_cast<KernelStatus*>(status_.data());
@@ -185,13 +197,25 @@ absl::Status DeviceGear::EnqueueCompress(const BlockGeometry& g, const void* in,
 }
 
 absl::Status DeviceGear::EnqueueDecompress(const BlockGeometry& g, const char* block, void* out,
-                                           DType out_dtype, cudaStream_t stream) {
+                                           DType out_dtype, cudaStream_t stream, Layout layout) {
+  GEARKV_RETURN_IF_ERROR(ValidateLayout(layout));
   GEARKV_RETURN_IF_ERROR(CudaStatus(cudaSetDevice(device_), "selecting the device"));
   const TensorShape& s = g.info.shape;
   kv_heads_ = s.kv_heads;
   if (g.info.spec.method == Method::kNone) {
     const uint64_t n = s.MatrixElements();
     const size_t out_matrix_bytes = n * DTypeSize(out_dtype);
+    if (layout != Layout::kCanonical) {
+      if (g.section_bytes[0] != n * DTypeSize(g.info.dtype)) {
+        return absl::InternalError(
+            "CUDA backend: padded `none` sections in a non-canonical layout");
+      }
+      return CudaStatus(
+          ConvertPlacedElements(block + g.data_offset, ToElemType(g.info.dtype),
+                                PlacementOf(s, Layout::kCanonical), out, ToElemType(out_dtype),
+                                PlacementOf(s, layout), stream),
+          "scattering the tensor");
+    }
     if (g.section_bytes[0] == n * DTypeSize(g.info.dtype)) {  // unpadded: one array
       return CudaStatus(ConvertElements(block + g.data_offset, ToElemType(g.info.dtype), out,
                                         ToElemType(out_dtype), s.NumElements(), stream),
@@ -215,6 +239,7 @@ absl::Status DeviceGear::EnqueueDecompress(const BlockGeometry& g, const char* b
   a.group_div = FastDiv16::Make(g.info.spec.group_size);
   a.block = block;
   a.out = out;
+  a.out_place = PlacementOf(s, layout);
   GEARKV_RETURN_IF_ERROR(UploadPoolBases(g, stream, a.pool_base));
   a.status = static_cast<KernelStatus*>(status_.data());
   const uint64_t vt_bytes = sizeof(float) * uint64_t{g.heads[0].rank} * s.head_dim;

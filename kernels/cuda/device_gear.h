@@ -2,9 +2,10 @@
 // (gear_launch.h, cudaError_t) and their users — the Codec adapter (cuda_codec.cc), the GPU
 // benchmark, a server's pool of streams — which work with absl::Status.
 //
-// A DeviceGear compresses a canonical tensor in device memory into the sections of a block in
-// device memory (the header, section table and checksum are written on the host with
-// block_format.h), and decompresses such sections back into a tensor in device memory.
+// A DeviceGear compresses a tensor in device memory, in any Layout, into the sections of a block
+// in device memory (the header, section table and checksum are written on the host with
+// block_format.h), and decompresses such sections back into a tensor in device memory, in any
+// Layout: the kernels read and write each head at its row stride (tensor_layout.h).
 //
 // Thread-safety: a DeviceGear is not thread-safe and keeps per-call state between an Enqueue*
 // and its Finish; give every stream (worker) its own, and use one stream per DeviceGear.
@@ -58,18 +59,20 @@ class DeviceGear {
   DeviceGear(const DeviceGear&) = delete;
   DeviceGear& operator=(const DeviceGear&) = delete;
 
-  // Enqueues on `stream` the compression of `in` (the canonical tensor g.info.shape of
-  // g.info.dtype, device memory, 16-byte aligned) into bytes [g.data_offset, g.checksum_offset)
-  // of `block` (device memory, 16-byte aligned, at least g.info.block_bytes). Errors here are
-  // launch errors; what the kernels find is reported by Finish.
+  // Enqueues on `stream` the compression of `in` (the tensor g.info.shape of g.info.dtype in
+  // `layout`, device memory, 16-byte aligned) into bytes [g.data_offset, g.checksum_offset) of
+  // `block` (device memory, 16-byte aligned, at least g.info.block_bytes). Errors here are
+  // launch errors (INVALID_ARGUMENT for a layout outside the enum); what the kernels find is
+  // reported by Finish.
   absl::Status EnqueueCompress(const BlockGeometry& g, const void* in, char* block,
-                               cudaStream_t stream);
+                               cudaStream_t stream, Layout layout = Layout::kCanonical);
 
   // Enqueues the decompression of the sections of `block` (device memory holding a whole block
   // laid out by g, already verified with ParseBlock) into `out` (device memory, 16-byte aligned,
-  // g.info.shape elements of out_dtype).
+  // g.info.shape elements of out_dtype in `layout`).
   absl::Status EnqueueDecompress(const BlockGeometry& g, const char* block, void* out,
-                                 DType out_dtype, cudaStream_t stream);
+                                 DType out_dtype, cudaStream_t stream,
+                                 Layout layout = Layout::kCanonical);
 
   // Waits for `stream`, then reports what the kernels enqueued since the last Finish found
   // (several Enqueue* may share one Finish; messages name heads of the last one's shape):

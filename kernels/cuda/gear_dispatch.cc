@@ -27,6 +27,12 @@ bool ValidGeometry(const HeadsGeometry& g) {
   return true;
 }
 
+// A tensor placement of the geometry's dimensions in a layout of the enum.
+bool ValidPlacement(const TensorPlacement& p, const HeadsGeometry& g) {
+  return static_cast<uint8_t>(p.layout) <= 2 && p.tokens == g.tokens && p.head_dim == g.head_dim &&
+         p.kv_heads == g.kv_heads && uint64_t{p.layers} * 2 * p.kv_heads == g.num_heads;
+}
+
 template <ElemType kOut>
 cudaError_t DecompressFor(const DecompressArgs& a, cudaStream_t stream) {
   switch (a.bits) {
@@ -55,7 +61,8 @@ cudaError_t MaxSharedBytesPerBlock(int device, size_t* bytes) {
 
 cudaError_t CompressGear(const CompressArgs& a, cudaStream_t stream) {
   if (!ValidGeometry(a.g) || !IsElemType(a.dtype) || a.in == nullptr || a.block == nullptr ||
-      a.status == nullptr || a.grid == 0 || !Aligned16(a.in) || !Aligned16(a.block)) {
+      a.status == nullptr || a.grid == 0 || !Aligned16(a.in) || !Aligned16(a.block) ||
+      !ValidPlacement(a.in_place, a.g)) {
     return cudaErrorInvalidValue;
   }
   if (a.bits != a.g.layout[0].bits || a.g.layout[0].value_bytes != ElemBytes(a.dtype)) {
@@ -89,7 +96,8 @@ cudaError_t CompressGear(const CompressArgs& a, cudaStream_t stream) {
 cudaError_t DecompressGear(const DecompressArgs& a, cudaStream_t stream) {
   if (!ValidGeometry(a.g) || !IsElemType(a.block_dtype) || !IsElemType(a.out_dtype) ||
       a.block == nullptr || a.out == nullptr || a.status == nullptr || a.grid == 0 ||
-      !Aligned16(a.block) || !Aligned16(a.out) || a.bits != a.g.layout[0].bits) {
+      !Aligned16(a.block) || !Aligned16(a.out) || a.bits != a.g.layout[0].bits ||
+      !ValidPlacement(a.out_place, a.g)) {
     return cudaErrorInvalidValue;
   }
   if ((a.g.layout[0].outliers > 0 || a.g.layout[1].outliers > 0) &&
@@ -120,6 +128,19 @@ cudaError_t ConvertElements(const void* in, ElemType in_type, void* out, ElemTyp
     return cudaMemcpyAsync(out, in, n * ElemBytes(in_type), cudaMemcpyDeviceToDevice, stream);
   }
   return LaunchConvert(in, in_type, out, out_type, n, stream);
+}
+
+cudaError_t ConvertPlacedElements(const void* in, ElemType in_type, const TensorPlacement& in_place,
+                                  void* out, ElemType out_type, const TensorPlacement& out_place,
+                                  cudaStream_t stream) {
+  if (!IsElemType(in_type) || !IsElemType(out_type) || in == nullptr || out == nullptr ||
+      static_cast<uint8_t>(in_place.layout) > 2 || static_cast<uint8_t>(out_place.layout) > 2 ||
+      in_place.layers != out_place.layers || in_place.kv_heads != out_place.kv_heads ||
+      in_place.tokens != out_place.tokens || in_place.head_dim != out_place.head_dim ||
+      in_place.head_dim == 0 || in_place.tokens == 0) {
+    return cudaErrorInvalidValue;
+  }
+  return LaunchConvertPlaced(in, in_type, in_place, out, out_type, out_place, stream);
 }
 
 }  // namespace gearkv::internal::cuda

@@ -3,9 +3,10 @@
 // (gear_dispatch.cc). Framework-free: no absl, errors are cudaError_t; everything the kernels
 // touch is device memory owned by the caller. Includable from host C++ and from .cu files.
 //
-// Canonical tensor: [layers][2 (K,V)][kv_heads][tokens][head_dim], row-major. Head number
-// h = (layer * 2 + kind) * kv_heads + head is also the order of the heads in the input, and the
-// seed index of the subspace iteration (as in the CPU backend).
+// Tensors in any Layout: head number h = (layer * 2 + kind) * kv_heads + head (the order of the
+// heads in a canonical tensor, and the seed index of the subspace iteration, as in the CPU
+// backend) lies at TensorPlacement::Head(h) (tensor_layout.h): tokens rows of head_dim elements
+// at a row stride.
 #ifndef GEARKV_KERNELS_CUDA_GEAR_LAUNCH_H_
 #define GEARKV_KERNELS_CUDA_GEAR_LAUNCH_H_
 
@@ -14,6 +15,7 @@
 #include <cstdint>
 
 #include "gear_math.h"
+#include "tensor_layout.h"
 
 namespace gearkv::internal::cuda {
 
@@ -133,7 +135,8 @@ struct CompressArgs {
   uint32_t power_iterations = 0;
   uint32_t seed = 0;
   FastDiv16 group_div;                // by the spec's group_size
-  const void* in = nullptr;           // device: the canonical tensor, 16-byte aligned
+  const void* in = nullptr;           // device: the tensor, 16-byte aligned
+  TensorPlacement in_place;           // its layout and dimensions
   char* block = nullptr;              // device: the block; heads written at g.HeadOffset(h)
   const uint32_t* pool_base[2] = {};  // device: per kind, pools + 1 outlier prefix counts
   CompressWorkspace ws;
@@ -150,7 +153,8 @@ struct DecompressArgs {
   uint32_t bits = 4;
   FastDiv16 group_div;
   const char* block = nullptr;  // device: the block's bytes (only its sections are read)
-  void* out = nullptr;          // device: the canonical tensor, 16-byte aligned
+  void* out = nullptr;          // device: the tensor, 16-byte aligned
+  TensorPlacement out_place;    // its layout and dimensions
   const uint32_t* pool_base[2] = {};
   bool vt_in_shared = true;  // the low-rank factor Vt (fp32 [rank][head_dim]) per CTA
   float* scratch = nullptr;  // device: grid * rank * head_dim floats when !vt_in_shared
@@ -175,6 +179,13 @@ cudaError_t DecompressGear(const DecompressArgs& args, cudaStream_t stream);
 // Enqueues out[i] = in[i] converted between element types (the `none` method).
 cudaError_t ConvertElements(const void* in, ElemType in_type, void* out, ElemType out_type,
                             uint64_t n, cudaStream_t stream);
+
+// Enqueues, for every element e of a tensor of in_place's dimensions (equal to out_place's),
+// out[out_place's offset of e] = in[in_place's offset of e], converted: the `none` method
+// between a tensor in any layout and the unpadded canonical sections of a block.
+cudaError_t ConvertPlacedElements(const void* in, ElemType in_type, const TensorPlacement& in_place,
+                                  void* out, ElemType out_type, const TensorPlacement& out_place,
+                                  cudaStream_t stream);
 
 }  // namespace gearkv::internal::cuda
 

@@ -17,6 +17,10 @@ cudaError_t LaunchDecompressHeads(const DecompressArgs& args, cudaStream_t strea
 cudaError_t LaunchConvert(const void* in, ElemType in_type, void* out, ElemType out_type,
                           uint64_t n, cudaStream_t stream);
 
+cudaError_t LaunchConvertPlaced(const void* in, ElemType in_type, TensorPlacement in_place,
+                                void* out, ElemType out_type, TensorPlacement out_place,
+                                cudaStream_t stream);
+
 }  // namespace gearkv::internal::cuda
 
 #endif  // GEARKV_KERNELS_CUDA_KERNEL_LAUNCHERS_H_

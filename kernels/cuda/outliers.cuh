@@ -26,11 +26,12 @@ namespace gearkv::internal::cuda {
 // 32 consecutive pool offsets, lane i getting offset chunk_start + i; every lane calls
 // fn(valid, offset, at, element) for every chunk (so warp collectives may be used inside), with
 // valid false past the end of a row or of the pool. `at` points into x, `element` is the entry's
-// index in the head (token * head_dim + channel).
+// index in the input head (token * in_ld + channel: in_ld is the input's row stride).
 template <Kind kKind>
 struct PoolChunks {
   float* x;
   uint32_t ld, tokens, head_dim, pool;
+  uint64_t in_ld;
 
   template <typename Fn>
   __device__ __forceinline__ void ForEach(Fn&& fn) const {
@@ -39,7 +40,7 @@ struct PoolChunks {
       for (uint32_t t0 = 0; t0 < tokens; t0 += 32) {
         const uint32_t t = t0 + lane;
         const bool valid = t < tokens;
-        fn(valid, t, x + (valid ? uint64_t{t} * ld + pool : 0), uint64_t{t} * head_dim + pool);
+        fn(valid, t, x + (valid ? uint64_t{t} * ld + pool : 0), uint64_t{t} * in_ld + pool);
       }
     } else {  // kValuePoolTokens tokens from pool * kValuePoolTokens, every channel
       const uint32_t first = pool * kValuePoolTokens;
@@ -50,7 +51,7 @@ struct PoolChunks {
           const bool valid = c < head_dim;
           const uint32_t offset = row * head_dim + c;
           fn(valid, offset, x + (valid ? uint64_t{first + row} * ld + c : 0),
-             uint64_t{first} * head_dim + offset);
+             uint64_t{first + row} * in_ld + c);
         }
       }
     }

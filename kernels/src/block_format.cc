@@ -215,7 +215,16 @@ absl::StatusOr<ParsedBlock> ParseBlockForOutput(std::string_view bytes,
   if (!IsValidDType(static_cast<uint8_t>(out.dtype))) {
     return absl::InvalidArgumentError("output dtype is invalid");
   }
+  GEARKV_RETURN_IF_ERROR(ValidateLayout(out.layout));
   return parsed;
+}
+
+absl::StatusOr<BlockGeometry> MakeBlockGeometryForInput(const TensorView& tensor,
+                                                        const CodecSpec& spec) {
+  GEARKV_RETURN_IF_ERROR(ValidateLayout(tensor.layout));
+  GEARKV_ASSIGN_OR_RETURN(BlockGeometry g, MakeBlockGeometry(tensor.shape, tensor.dtype, spec));
+  if (tensor.data == nullptr) return absl::InvalidArgumentError("tensor data pointer is null");
+  return g;
 }
 
 }  // namespace gearkv::internal

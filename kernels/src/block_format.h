@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "gear_math.h"
 #include "gearkv/codec.h"
+#include "tensor_layout.h"
 
 namespace gearkv::internal {
 
@@ -49,6 +50,16 @@ absl::StatusOr<BlockGeometry> MakeBlockGeometry(const TensorShape& shape, DType 
                                                 const CodecSpec& spec,
                                                 uint16_t version = kFormatVersion);
 
+// MakeBlockGeometry for compressing `tensor` (the current version), after checking its layout
+// (ValidateLayout) and data pointer: what every backend's Compress starts with.
+absl::StatusOr<BlockGeometry> MakeBlockGeometryForInput(const TensorView& tensor,
+                                                        const CodecSpec& spec);
+
+// Where the heads of a tensor of `shape` lie in `layout` (tensor_layout.h).
+inline TensorPlacement PlacementOf(const TensorShape& shape, Layout layout) {
+  return {layout, shape.layers, shape.kv_heads, shape.tokens, shape.head_dim};
+}
+
 // Sizes of a block with this geometry (relative_error unset).
 CompressStats StatsOf(const BlockGeometry& geometry);
 
@@ -72,8 +83,9 @@ struct ParsedBlock {
 // verify_checksum false: every check but the checksum's (InspectOptions::verify_checksum).
 absl::StatusOr<ParsedBlock> ParseBlock(std::string_view bytes, bool verify_checksum = true);
 
-// ParseBlock, then checks that `out` can receive the block: same shape, a valid dtype, a data
-// pointer (INVALID_ARGUMENT naming the problem). What every backend's Decompress starts with.
+// ParseBlock, then checks that `out` can receive the block: same shape, a valid dtype and
+// layout, a data pointer (INVALID_ARGUMENT naming the problem). What every backend's Decompress
+// starts with.
 absl::StatusOr<ParsedBlock> ParseBlockForOutput(std::string_view bytes,
                                                 const MutableTensorView& out);
 

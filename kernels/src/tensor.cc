@@ -44,6 +44,13 @@ std::string_view LayoutName(Layout layout) {
 
 bool IsValidLayout(uint8_t value) { return value <= 2; }
 
+absl::Status ValidateLayout(Layout layout) {
+  if (IsValidLayout(static_cast<uint8_t>(layout))) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("layout ", static_cast<int>(layout),
+                   " is not one of canonical (0), kv_2ltd = layer_first (1), page_first (2)"));
+}
+
 absl::StatusOr<Layout> ParseLayout(std::string_view name) {
   const std::string n = absl::AsciiStrToLower(std::string(name));
   if (n == "canonical") return Layout::kCanonical;

@@ -26,6 +26,7 @@ absl::Status ValidateGetRequest(const v1::GetRequest& request) {
     return absl::InvalidArgumentError(absl::StrCat("encoding ", request.encoding(),
                                                    " is not ENCODING_RAW or ENCODING_COMPRESSED"));
   }
+  GEARKV_RETURN_IF_ERROR(wire::LayoutFromWire(request.layout()).status());
   if (request.has_layers() && request.layers().begin() >= request.layers().end()) {
     return absl::InvalidArgumentError(absl::StrCat("layer range [", request.layers().begin(), ", ",
                                                    request.layers().end(), ") is empty"));
@@ -96,13 +97,14 @@ absl::Status DropIfCorrupt(store::BlockStore& store, const store::BlockKey& key,
 }
 
 v1::GetHeader MakeGetHeader(const BlockInfo& info, const TensorShape& shape, v1::Encoding encoding,
-                            uint64_t payload_bytes) {
+                            uint64_t payload_bytes, Layout layout) {
   v1::GetHeader header;
   *header.mutable_shape() = ShapeToWire(shape);
   header.set_dtype(DTypeToWire(info.dtype));
   *header.mutable_codec() = SpecToWire(info.spec);
   header.set_encoding(encoding);
   header.set_payload_bytes(payload_bytes);
+  header.set_layout(wire::LayoutToWire(layout));
   *header.mutable_stats() =
       MakeBlockStats(info.raw_bytes, info.block_bytes, info.shape.NumElements());
   return header;
@@ -121,6 +123,8 @@ absl::StatusOr<GetPayload> LoadGetPayload(const ServiceCore& core, const v1::Get
   absl::StatusOr<SelectedBlock> selected = SelectLayers(std::move(whole), *info, layers);
   if (!selected.ok()) return drop_if_corrupt(selected.status(), "slicing");
 
+  // Checked by ValidateGetRequest; checked again here so that no caller can skip it.
+  GEARKV_ASSIGN_OR_RETURN(const Layout layout, wire::LayoutFromWire(request.layout()));
   GetPayload payload;
   payload.raw_equivalent_bytes = selected->shape.NumElements() * DTypeSize(info->dtype);
   if (request.encoding() == v1::ENCODING_COMPRESSED) {
@@ -133,9 +137,9 @@ absl::StatusOr<GetPayload> LoadGetPayload(const ServiceCore& core, const v1::Get
   } else {
     GEARKV_RETURN_IF_ERROR(core.AcquireTensorBytes(payload.raw_equivalent_bytes));
     std::shared_ptr<char[]> raw = core.tensor_buffers->Take(payload.raw_equivalent_bytes);
-    absl::Status decompressed =
-        DecompressForGet(*core.codec, *selected->bytes, {selected->shape, info->dtype, raw.get()},
-                         core.codec_threads, *core.observer);
+    absl::Status decompressed = DecompressForGet(*core.codec, *selected->bytes,
+                                                 {selected->shape, info->dtype, raw.get(), layout},
+                                                 core.codec_threads, *core.observer);
     if (!decompressed.ok()) {
       core.tensor_budget->Release(payload.raw_equivalent_bytes);
       if (absl::IsDataLoss(decompressed)) return drop_if_corrupt(decompressed, "decompressing");
@@ -147,7 +151,9 @@ absl::StatusOr<GetPayload> LoadGetPayload(const ServiceCore& core, const v1::Get
     payload.bytes = std::string_view(raw.get(), payload.raw_equivalent_bytes);
     payload.owner = std::move(raw);
   }
-  payload.header = MakeGetHeader(*info, selected->shape, request.encoding(), payload.bytes.size());
+  const bool is_raw = request.encoding() == v1::ENCODING_RAW;
+  payload.header = MakeGetHeader(*info, selected->shape, request.encoding(), payload.bytes.size(),
+                                 is_raw ? layout : Layout::kCanonical);
   return payload;
 }
 

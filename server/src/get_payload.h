@@ -35,7 +35,7 @@ struct LayerRange {
 };
 
 // INVALID_ARGUMENT naming the problem unless the request's key is valid, its encoding is RAW or
-// COMPRESSED and its layer range (when given) is not empty.
+// COMPRESSED, its layout a value of the enum and its layer range (when given) is not empty.
 absl::Status ValidateGetRequest(const v1::GetRequest& request);
 
 // The block under `key`. NOT_FOUND "no block under <key>"; another error of the store keeps its
@@ -72,9 +72,10 @@ absl::Status DropIfCorrupt(store::BlockStore& store, const store::BlockKey& key,
                            const absl::Status& status, std::string_view step);
 
 // The GetHeader announcing `payload_bytes` of `encoding` for a tensor of `shape` from the block
-// that `info` describes (the stats are the whole stored block's).
+// that `info` describes (the stats are the whole stored block's), its bytes in `layout` (RAW: the
+// layout asked for; COMPRESSED: canonical, the block's own order).
 v1::GetHeader MakeGetHeader(const BlockInfo& info, const TensorShape& shape, v1::Encoding encoding,
-                            uint64_t payload_bytes);
+                            uint64_t payload_bytes, Layout layout = Layout::kCanonical);
 
 // What one Get sends.
 struct GetPayload {
@@ -90,8 +91,11 @@ struct GetPayload {
   uint64_t budget_held = 0;
 };
 
-// Every step above for one validated request. Errors as the steps', plus RESOURCE_EXHAUSTED
-// when a RAW tensor does not fit in the tensor budget; on error nothing is held.
+// Every step above for one validated request. RAW: the tensor of the selected layers decompressed
+// into the request's layout (the layout's dimensions are the sliced shape's), which the header
+// echoes; COMPRESSED: the block, the header saying canonical (the request's layout is for the
+// client's own decode). Errors as the steps', plus RESOURCE_EXHAUSTED when a RAW tensor does not
+// fit in the tensor budget; on error nothing is held.
 absl::StatusOr<GetPayload> LoadGetPayload(const ServiceCore& core, const v1::GetRequest& request);
 
 }  // namespace gearkv::server

@@ -16,6 +16,7 @@ namespace gearkv::server {
 
 using wire::DescribeKey;
 using wire::DTypeFromWire;
+using wire::LayoutFromWire;
 using wire::kMaxChunkBytes;
 using wire::MakeBlockStats;
 using wire::ShapeFromWire;
@@ -25,6 +26,7 @@ using wire::ValidateBlockKey;
 absl::Status PutBlock::AcceptHeader(const v1::PutHeader& header) {
   GEARKV_RETURN_IF_ERROR(ValidateBlockKey(header.namespace_(), header.key()));
   GEARKV_ASSIGN_OR_RETURN(dtype_, DTypeFromWire(header.dtype()));
+  GEARKV_ASSIGN_OR_RETURN(layout_, LayoutFromWire(header.layout()));  // of the chunks
   shape_ = ShapeFromWire(header.shape());
   if (absl::Status shape = ValidateShape(shape_); !shape.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("shape: ", shape.message()));
@@ -84,7 +86,7 @@ absl::Status PutBlock::CompressAndStore(const grpc::CallbackServerContext& conte
   CompressOptions options;
   options.measure_error = measure_error_;
   options.threads = core_.codec_threads;
-  const TensorView view{shape_, dtype_, tensor_.get()};
+  const TensorView view{shape_, dtype_, tensor_.get(), layout_};  // compressed as it lies
   const absl::Time codec_start = absl::Now();
   absl::StatusOr<Block> block = core_.codec->Compress(view, spec_, options);
 

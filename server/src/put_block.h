@@ -63,6 +63,7 @@ class PutBlock {
   store::BlockKey key_;
   TensorShape shape_;
   DType dtype_ = DType::kFloat16;
+  Layout layout_ = Layout::kCanonical;  // of the tensor's bytes as sent
   CodecSpec spec_;
   std::string preset_;  // the preset spec_ was resolved from
   uint32_t ttl_seconds_ = 0;

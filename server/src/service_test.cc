@@ -167,11 +167,13 @@ class ServiceTest : public ::testing::Test {
   }
 
   GetResult Get(const std::string& key, v1::Encoding encoding,
-                std::optional<std::pair<uint32_t, uint32_t>> layers = std::nullopt) {
+                std::optional<std::pair<uint32_t, uint32_t>> layers = std::nullopt,
+                int layout = v1::LAYOUT_CANONICAL) {
     v1::GetRequest request;
     request.set_namespace_("test-model");
     request.set_key(key);
     request.set_encoding(encoding);
+    request.set_layout(static_cast<v1::Layout>(layout));
     if (layers.has_value()) {
       request.mutable_layers()->set_begin(layers->first);
       request.mutable_layers()->set_end(layers->second);
@@ -268,6 +270,81 @@ TEST_F(ServiceTest, LayerRangeReturnsThoseLayers) {
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Get("k3", v1::ENCODING_RAW, std::make_pair(1u, 1u)).status.error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// fp32 `bytes` of `shape` from canonical order into `layout`, from the layouts' definitions.
+std::string ToLayout(const TensorShape& s, const std::string& bytes, v1::Layout layout) {
+  std::string out(bytes.size(), '\0');
+  const uint64_t L = s.layers, H = s.kv_heads, T = s.tokens, D = s.head_dim;
+  for (uint64_t l = 0; l < L; ++l) {
+    for (uint64_t k = 0; k < 2; ++k) {
+      for (uint64_t h = 0; h < H; ++h) {
+        for (uint64_t t = 0; t < T; ++t) {
+          const uint64_t from = (((l * 2 + k) * H + h) * T + t) * D;
+          const uint64_t to = layout == v1::LAYOUT_KV_2LTD ? (((k * L + l) * T + t) * H + h) * D
+                              : layout == v1::LAYOUT_PAGE_FIRST
+                                  ? (((k * T + t) * L + l) * H + h) * D
+                                  : from;
+          std::memcpy(out.data() + to * 4, bytes.data() + from * 4, D * 4);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+TEST_F(ServiceTest, APutInKv2LtdIsGotInEveryLayoutLikeTheCanonicalPath) {
+  const std::string data = RandomTensor(shape_, 11);
+  for (const std::string preset : {"none", "gear4"}) {
+    SCOPED_TRACE(preset);
+    ASSERT_TRUE(Put("canonical", preset, data).status.ok());
+    v1::PutHeader header = MakeHeader("kv2ltd", preset);
+    header.set_layout(v1::LAYOUT_KV_2LTD);
+    PutResult put = PutMessages(Stream(header, ToLayout(shape_, data, v1::LAYOUT_KV_2LTD)));
+    ASSERT_TRUE(put.status.ok()) << put.status.error_message();
+
+    // The stored blocks are the same bytes; COMPRESSED says canonical whatever was asked.
+    const GetResult block = Get("canonical", v1::ENCODING_COMPRESSED);
+    const GetResult other =
+        Get("kv2ltd", v1::ENCODING_COMPRESSED, std::nullopt, v1::LAYOUT_PAGE_FIRST);
+    ASSERT_TRUE(other.status.ok()) << other.status.error_message();
+    EXPECT_TRUE(other.payload == block.payload);
+    EXPECT_EQ(other.header.layout(), v1::LAYOUT_CANONICAL);
+
+    const GetResult raw = Get("canonical", v1::ENCODING_RAW);
+    ASSERT_TRUE(raw.status.ok());
+    if (preset == "none") EXPECT_TRUE(raw.payload == data);
+    TensorShape one_layer = shape_;
+    one_layer.layers = 1;
+    const std::string layer1 = raw.payload.substr(raw.payload.size() / 2);
+    for (v1::Layout layout : {v1::LAYOUT_CANONICAL, v1::LAYOUT_KV_2LTD, v1::LAYOUT_PAGE_FIRST}) {
+      SCOPED_TRACE(v1::Layout_Name(layout));
+      const GetResult got = Get("kv2ltd", v1::ENCODING_RAW, std::nullopt, layout);
+      ASSERT_TRUE(got.status.ok()) << got.status.error_message();
+      EXPECT_EQ(got.header.layout(), layout);
+      EXPECT_TRUE(got.payload == ToLayout(shape_, raw.payload, layout));
+      // A layer range: the layout applies to the sliced shape.
+      const GetResult sliced = Get("kv2ltd", v1::ENCODING_RAW, std::pair{1u, 2u}, layout);
+      ASSERT_TRUE(sliced.status.ok()) << sliced.status.error_message();
+      EXPECT_TRUE(sliced.payload == ToLayout(one_layer, layer1, layout));
+    }
+  }
+}
+
+TEST_F(ServiceTest, LayoutsOutsideTheEnumAreInvalid) {
+  const std::string data = RandomTensor(shape_, 12);
+  v1::PutHeader header = MakeHeader("bad-layout", "gear4");
+  header.set_layout(static_cast<v1::Layout>(5));
+  PutResult put = PutMessages(Stream(header, data));
+  EXPECT_EQ(put.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(put.status.error_message(), HasSubstr("LAYOUT_PAGE_FIRST"));
+  EXPECT_FALSE(Exists("bad-layout"));
+  ASSERT_TRUE(Put("good", "gear4", data).status.ok());
+  for (v1::Encoding encoding : {v1::ENCODING_RAW, v1::ENCODING_COMPRESSED}) {
+    const GetResult got = Get("good", encoding, std::nullopt, 3);
+    EXPECT_EQ(got.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(got.status.error_message(), HasSubstr("not a known Layout"));
+  }
 }
 
 TEST_F(ServiceTest, GetChunksAreAtMostOneMiB) {

@@ -45,6 +45,10 @@
 // zero-filling and faulting in fresh pages on every call — what `gearkv bench` does in its get
 // phase (each client gets into one buffer allocated once), except with --no_decompress.
 //
+// Layouts (gearkv/layout.h): Put sends the view's bytes in view.layout, Get returns its tensor in
+// GetOptions::layout, GetInto writes in out.layout; the codec reads and writes those orders
+// directly (here for COMPRESSED, on the server for RAW), so an engine keeps its own KV order.
+//
 // Thread-safety: a Client is safe to use from many threads at once; calls on one Client share
 // one HTTP/2 connection. For independent connections (benchmarks) create several Clients with
 // ClientOptions::own_connection.
@@ -133,14 +137,21 @@ struct GetOptions {
   // Element type of GetResult::tensor; unset = the stored dtype. kCompressed converts while
   // decompressing; kRaw requires the stored dtype.
   std::optional<DType> out_dtype;
+  // Memory order of GetResult::tensor's bytes (gearkv/layout.h): kRaw has the server decode
+  // into it, kCompressed decodes the (canonical) block into it here; either way no extra copy.
+  // GetInto takes out.layout instead (this must then be kCanonical or equal to it).
+  Layout layout = Layout::kCanonical;
   std::optional<absl::Duration> deadline;
   ProgressCallback progress;
 };
 
 struct GetResult {
-  Tensor tensor;      // dims [layers, 2, kv_heads, tokens, head_dim]; empty when not decompressed
-  std::string block;  // the compressed block, when kCompressed and !decompress
-  TensorShape shape;  // of what was asked (layer range applied)
+  // dims [layers, 2, kv_heads, tokens, head_dim] (the TensorShape, whatever the layout), its
+  // bytes in `layout`; empty when not decompressed.
+  Tensor tensor;
+  Layout layout = Layout::kCanonical;  // of `tensor` (GetOptions::layout; GetInto: out.layout)
+  std::string block;                   // the compressed block, when kCompressed and !decompress
+  TensorShape shape;                   // of what was asked (layer range applied)
   DType stored_dtype = DType::kFloat16;
   CodecSpec spec;
   std::string preset;
@@ -185,7 +196,9 @@ class Client {
   static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientOptions& options);
   virtual ~Client() = default;
 
-  // Stores `tensor` under (ns, key), replacing any block there.
+  // Stores `tensor` under (ns, key), replacing any block there. tensor.layout says in which
+  // memory order its bytes are sent (the server compresses them as they lie; the stored block
+  // does not depend on it).
   [[nodiscard]] virtual absl::StatusOr<PutResult> Put(std::string_view ns, std::string_view key,
                                                       const TensorView& tensor,
                                                       const PutOptions& options = {}) = 0;
@@ -198,9 +211,9 @@ class Client {
   // out.dtype the stored dtype (kCompressed converts to out.dtype); otherwise INVALID_ARGUMENT
   // naming both (checked when the answer's header arrives; the call is then cancelled).
   // options.decompress must be true and options.out_dtype unset or equal to out.dtype; a null
-  // out.data is INVALID_ARGUMENT before any RPC. GetResult::tensor and ::block stay empty; the
-  // rest (shape, dtype, spec, cost, wire_bytes) is filled. On an error `out` may be partly
-  // written (also by an attempt that is retried).
+  // out.data is INVALID_ARGUMENT before any RPC. The tensor lands in out.layout. GetResult::tensor
+  // and ::block stay empty; the rest (shape, dtype, spec, cost, wire_bytes) is filled. On an error
+  // `out` may be partly written (also by an attempt that is retried).
   [[nodiscard]] virtual absl::StatusOr<GetResult> GetInto(std::string_view ns, std::string_view key,
                                                           const MutableTensorView& out,
                                                           const GetOptions& options = {}) = 0;

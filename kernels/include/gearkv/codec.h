@@ -1,5 +1,15 @@
-// The GEAR codec: compresses a canonical KV block (see tensor.h) into a self-describing block of
-// bytes and back.
+// The GEAR codec: compresses a KV block (see tensor.h) into a self-describing block of bytes and
+// back.
+//
+// Layouts: a view's `layout` (gearkv/layout.h) says in which memory order its elements lie; the
+// codec reads (Compress, measure_error) and writes (Decompress, every method and dtype) any
+// layout directly, a head at a time (one (layer, K|V, head) matrix is `tokens` rows of `head_dim`
+// contiguous elements in every layout, at a constant row stride), in the pass that converts the
+// dtype: no extra copy of the tensor. The block does not depend on the layout it was compressed
+// from (its bytes equal those of the same tensor compressed in canonical order), so a block
+// compressed from one layout decompresses into any other. A block cut to a layer range
+// (SliceBlockLayers) decompresses into a view of the sliced shape in any layout, the layout's
+// dimensions being those of that shape.
 //
 // GEAR, per (layer, K|V) matrix and per KV head (a tokens x head_dim matrix X):
 //   1. sparse outliers S: in every pool (keys: one channel over all tokens; values: 8
@@ -126,15 +136,17 @@ class Codec {
  public:
   virtual ~Codec() = default;
 
-  // Compresses `tensor` with `spec`. INVALID_ARGUMENT for a bad shape (ValidateShape), a bad
-  // spec (ValidateSpec), a null pointer, or non-finite values with a lossy method.
+  // Compresses `tensor` (in its layout) with `spec`. INVALID_ARGUMENT for a bad shape
+  // (ValidateShape), a bad spec (ValidateSpec), a layout outside the enum (ValidateLayout), a
+  // null pointer, or non-finite values with a lossy method.
   [[nodiscard]] virtual absl::StatusOr<Block> Compress(
       const TensorView& tensor, const CodecSpec& spec,
       const CompressOptions& options = {}) const = 0;
 
-  // Decompresses `block` into `out`, whose shape must equal the block's and whose dtype may be
-  // any (values are converted). Errors as InspectBlock, plus INVALID_ARGUMENT for a shape
-  // mismatch or a null pointer. On error `out` may be partly written.
+  // Decompresses `block` into `out`, whose shape must equal the block's and whose dtype and
+  // layout may be any (values are converted, elements placed in out.layout). Errors as
+  // InspectBlock, plus INVALID_ARGUMENT for a shape mismatch, a layout outside the enum or a
+  // null pointer. On error `out` may be partly written.
   [[nodiscard]] virtual absl::Status Decompress(std::string_view block,
                                                 const MutableTensorView& out,
                                                 const DecompressOptions& options = {}) const = 0;
@@ -147,8 +159,9 @@ class Codec {
 // device is usable. kAuto picks CUDA when a device is usable, else the CPU.
 absl::StatusOr<std::unique_ptr<Codec>> MakeCodec(Backend backend = Backend::kAuto);
 
-// Relative Frobenius error ||a - b|| / ||b|| between two tensors of the same shape, accumulated
-// in double. INVALID_ARGUMENT for mismatched shapes.
+// Relative Frobenius error ||a - b|| / ||b|| between two tensors of the same shape (each in its
+// own layout: elements are matched by position in the tensor), accumulated in double.
+// INVALID_ARGUMENT for mismatched shapes or an invalid layout.
 absl::StatusOr<double> RelativeError(const TensorView& approx, const TensorView& exact);
 
 }  // namespace gearkv

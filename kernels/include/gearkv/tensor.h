@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "gearkv/layout.h"
 
 namespace gearkv {
 
@@ -57,23 +58,15 @@ inline constexpr uint64_t kMaxElements = uint64_t{1} << 34;
 // INVALID_ARGUMENT naming the offending dimension when `shape` breaks a limit above.
 absl::Status ValidateShape(const TensorShape& shape);
 
-// The memory order of a KV tensor's elements, row-major over the dimensions named (the element
-// count is the same in every layout: TensorShape::NumElements()).
-enum class Layout : uint8_t {
-  kCanonical = 0,  // [layers][2][kv_heads][tokens][head_dim]
-  // [2][layers][tokens][kv_heads * head_dim]: LMCache's KV_2LTD. The same memory order as SGLang
-  // HiCache's layer_first ([2][layers][tokens][kv_heads][head_dim]), hence one value.
-  kKv2LTD = 1,
-  kLayerFirst = kKv2LTD,
-  kPageFirst = 2,  // [2][tokens][layers][kv_heads][head_dim]: SGLang HiCache's page_first
-};
-
 // "canonical", "kv_2ltd" (also for kLayerFirst), "page_first".
 std::string_view LayoutName(Layout layout);
 // Accepts the names above (any case) and "layer_first".
 absl::StatusOr<Layout> ParseLayout(std::string_view name);
 // True for the values of the enum (wire values may be anything).
 bool IsValidLayout(uint8_t value);
+// INVALID_ARGUMENT naming the valid layouts when `layout` is not a value of the enum (a view
+// built from an unchecked integer); what Compress and Decompress check first.
+absl::Status ValidateLayout(Layout layout);
 
 struct TensorView {
   TensorShape shape;

@@ -43,32 +43,44 @@ void ConvertElements(const char* src, DType from, uint64_t n, char* dst, DType t
 
 absl::StatusOr<Block> CpuCodec::Compress(const TensorView& tensor, const CodecSpec& spec,
                                          const CompressOptions& options) const {
-  GEARKV_ASSIGN_OR_RETURN(BlockGeometry g, MakeBlockGeometry(tensor.shape, tensor.dtype, spec));
-  if (tensor.data == nullptr) return absl::InvalidArgumentError("tensor data pointer is null");
+  GEARKV_ASSIGN_OR_RETURN(BlockGeometry g, MakeBlockGeometryForInput(tensor, spec));
   const TensorShape& s = tensor.shape;
   const size_t esize = DTypeSize(tensor.dtype);
   const char* in = static_cast<const char*>(tensor.data);
+  const TensorPlacement place = PlacementOf(s, tensor.layout);
 
   Block block;
   block.bytes.resize(g.info.block_bytes);  // zero-filled: padding stays zero
   char* out = block.bytes.data();
   WriteHeaderAndTable(g, out);
-  if (spec.method == Method::kNone) {
+  if (spec.method == Method::kNone && tensor.layout == Layout::kCanonical) {
     const uint64_t matrix_bytes = s.MatrixElements() * esize;
     ParallelFor(g.sections, options.threads, [&](uint64_t i) {
       std::memcpy(out + g.SectionOffset(i / 2, static_cast<Kind>(i % 2)), in + i * matrix_bytes,
                   matrix_bytes);
     });
+  } else if (spec.method == Method::kNone) {
+    // A section holds its matrix in canonical order: each head's rows gathered in turn.
+    const uint64_t row_bytes = uint64_t{s.head_dim} * esize, head_bytes = s.tokens * row_bytes;
+    ParallelFor(uint64_t{g.sections} * s.kv_heads, options.threads, [&](uint64_t i) {
+      const uint64_t matrix = i / s.kv_heads, head = i % s.kv_heads;
+      char* dst =
+          out + g.SectionOffset(matrix / 2, static_cast<Kind>(matrix % 2)) + head * head_bytes;
+      const HeadPlacement p = place.Head(i);
+      for (uint32_t t = 0; t < s.tokens; ++t) {
+        std::memcpy(dst + t * row_bytes, in + p.At(t, 0) * esize, row_bytes);
+      }
+    });
   } else {
-    // Work item i = (layer * 2 + kind) * kv_heads + head: also the input's head order.
-    const uint64_t head_bytes_in = uint64_t{s.tokens} * s.head_dim * esize;
+    // Work item i = (layer * 2 + kind) * kv_heads + head: the canonical order of the heads.
     std::atomic<uint64_t> failed{kNoFailure};
     ParallelFor(uint64_t{g.sections} * s.kv_heads, options.threads, [&](uint64_t i) {
       const uint64_t matrix = i / s.kv_heads, head = i % s.kv_heads;
       const Kind kind = static_cast<Kind>(matrix % 2);
       const HeadLayout& layout = g.heads[matrix % 2];
       char* dst = out + g.SectionOffset(matrix / 2, kind) + head * layout.head_bytes;
-      if (!CompressHead(layout, spec, i, in + i * head_bytes_in, tensor.dtype, dst)) {
+      const HeadPlacement p = place.Head(i);
+      if (!CompressHead(layout, spec, i, in + p.base * esize, p.row_stride, tensor.dtype, dst)) {
         RecordFailure(failed, i);
       }
     });
@@ -85,8 +97,9 @@ absl::StatusOr<Block> CpuCodec::Compress(const TensorView& tensor, const CodecSp
   CompressStats& st = block.stats;
   st = StatsOf(g);
   if (options.measure_error) {
+    // Decoded in the input's layout, so that the two are compared element by element.
     std::vector<float> decoded(s.NumElements());
-    const MutableTensorView view{s, DType::kFloat32, decoded.data()};
+    const MutableTensorView view{s, DType::kFloat32, decoded.data(), tensor.layout};
     GEARKV_RETURN_IF_ERROR(Decompress(block.bytes, view, {.threads = options.threads}));
     GEARKV_ASSIGN_OR_RETURN(st.relative_error, RelativeError(view, tensor));
   }
@@ -100,7 +113,8 @@ absl::Status CpuCodec::Decompress(std::string_view block, const MutableTensorVie
   const TensorShape& s = g.info.shape;
   const size_t out_esize = DTypeSize(out.dtype);
   char* dst = static_cast<char*>(out.data);
-  if (g.info.spec.method == Method::kNone) {
+  const TensorPlacement place = PlacementOf(s, out.layout);
+  if (g.info.spec.method == Method::kNone && out.layout == Layout::kCanonical) {
     const uint64_t n = s.MatrixElements();
     ParallelFor(g.sections, options.threads, [&](uint64_t i) {
       ConvertElements(parsed.Section(i / 2, static_cast<Kind>(i % 2)), g.info.dtype, n,
@@ -108,14 +122,29 @@ absl::Status CpuCodec::Decompress(std::string_view block, const MutableTensorVie
     });
     return absl::OkStatus();
   }
-  const uint64_t head_elems = uint64_t{s.tokens} * s.head_dim;
+  if (g.info.spec.method == Method::kNone) {  // each head's canonical rows scattered in turn
+    const uint64_t D = s.head_dim, in_esize = DTypeSize(g.info.dtype);
+    ParallelFor(uint64_t{g.sections} * s.kv_heads, options.threads, [&](uint64_t i) {
+      const uint64_t matrix = i / s.kv_heads, head = i % s.kv_heads;
+      const char* src = parsed.Section(matrix / 2, static_cast<Kind>(matrix % 2)) +
+                        head * s.tokens * D * in_esize;
+      const HeadPlacement p = place.Head(i);
+      for (uint32_t t = 0; t < s.tokens; ++t) {
+        ConvertElements(src + t * D * in_esize, g.info.dtype, D, dst + p.At(t, 0) * out_esize,
+                        out.dtype);
+      }
+    });
+    return absl::OkStatus();
+  }
   std::atomic<uint64_t> failed{kNoFailure};
   ParallelFor(uint64_t{g.sections} * s.kv_heads, options.threads, [&](uint64_t i) {
     const uint64_t matrix = i / s.kv_heads, head = i % s.kv_heads;
     const HeadLayout& layout = g.heads[matrix % 2];
     const char* src =
         parsed.Section(matrix / 2, static_cast<Kind>(matrix % 2)) + head * layout.head_bytes;
-    if (!DecompressHead(layout, src, g.info.dtype, dst + i * head_elems * out_esize, out.dtype)) {
+    const HeadPlacement p = place.Head(i);
+    if (!DecompressHead(layout, src, g.info.dtype, dst + p.base * out_esize, p.row_stride,
+                        out.dtype)) {
       RecordFailure(failed, i);
     }
   });

@@ -142,13 +142,14 @@ inline void StoreAsV(Vec v, void* p) {
 }  // namespace
 
 void DecodeHead(const HeadLayout& l, const uint8_t* codes, const uint16_t* scales,
-                const uint16_t* zeros, const StoredFactors& f, DType out_dtype, void* out) {
+                const uint16_t* zeros, const StoredFactors& f, DType out_dtype, void* out,
+                uint64_t out_row_stride) {
 #ifdef GEARKV_HAVE_AVX512
   if (l.head_dim % lanes16::kLanes == 0 && UseAvx512()) {
-    return lanes16::DecodeHeadLanes(l, codes, scales, zeros, f, out_dtype, out);
+    return lanes16::DecodeHeadLanes(l, codes, scales, zeros, f, out_dtype, out, out_row_stride);
   }
 #endif
-  lanes8::DecodeHeadLanes(l, codes, scales, zeros, f, out_dtype, out);
+  lanes8::DecodeHeadLanes(l, codes, scales, zeros, f, out_dtype, out, out_row_stride);
 }
 
 }  // namespace gearkv::internal

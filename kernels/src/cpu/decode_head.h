@@ -18,12 +18,14 @@ struct StoredFactors {
   const uint16_t* vt = nullptr;  // [rank][head_dim]
 };
 
-// D + L of a head, rounded to out_dtype, into `out` (layout.tokens x layout.head_dim elements):
+// D + L of a head, rounded to out_dtype, into `out` (layout.tokens rows of layout.head_dim
+// elements, row t at out + t * out_row_stride elements):
 // entry (t, d) = DequantizeCode(code, zero, scale) + sum_j u[t][j] * vt[j][d], from the head's
 // codes, scales and zeros, and the factors (unused when layout.rank is 0) converted to fp32
 // (DequantizeFactor for int8) once per head for vt and once per row for u.
 void DecodeHead(const HeadLayout& layout, const uint8_t* codes, const uint16_t* scales,
-                const uint16_t* zeros, const StoredFactors& factors, DType out_dtype, void* out);
+                const uint16_t* zeros, const StoredFactors& factors, DType out_dtype, void* out,
+                uint64_t out_row_stride);
 
 }  // namespace gearkv::internal
 

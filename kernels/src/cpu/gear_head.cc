@@ -77,23 +77,36 @@ bool LoadAndCheck(const void* in, DType dtype, uint64_t n, float* x) {
 }  // namespace
 
 bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_index, const void* in,
-                  DType dtype, char* out) {
-  const uint64_t n = uint64_t{l.tokens} * l.head_dim;
+                  uint64_t row_stride, DType dtype, char* out) {
+  const uint64_t D = l.head_dim, n = uint64_t{l.tokens} * D;
   thread_local std::vector<float> x_buf;
   thread_local std::vector<uint32_t> index_buf;
   float* x = CacheLineAligned(x_buf, n);
-  if (!LoadAndCheck(in, dtype, n, x)) return false;
+  if (row_stride == D) {
+    if (!LoadAndCheck(in, dtype, n, x)) return false;
+  } else {  // a row at a time, into the same dense x
+    const size_t row_bytes = row_stride * DTypeSize(dtype);
+    const auto* row = static_cast<const char*>(in);
+    for (uint32_t t = 0; t < l.tokens; ++t, row += row_bytes) {
+      if (!LoadAndCheck(row, dtype, D, x + t * D)) return false;
+    }
+  }
 
   if (l.outliers > 0) {
     index_buf.resize(l.outliers);
     SelectOutliers(l, x, At<uint16_t>(out, l.outlier_offsets_offset), index_buf.data());
     const char* src = static_cast<const char*>(in);
     char* values = out + l.outlier_values_offset;
-    const uint32_t* index = index_buf.data();
+    const uint32_t* index = index_buf.data();  // token * head_dim + channel
+    auto element = [&](uint64_t i) {
+      return row_stride == D ? index[i] : index[i] / D * row_stride + index[i] % D;
+    };
     if (l.value_bytes == 2) {  // exact bits, two or four bytes at a time
-      for (uint64_t i = 0; i < l.outliers; ++i) std::memcpy(values + 2 * i, src + 2 * index[i], 2);
+      for (uint64_t i = 0; i < l.outliers; ++i)
+        std::memcpy(values + 2 * i, src + 2 * element(i), 2);
     } else {
-      for (uint64_t i = 0; i < l.outliers; ++i) std::memcpy(values + 4 * i, src + 4 * index[i], 4);
+      for (uint64_t i = 0; i < l.outliers; ++i)
+        std::memcpy(values + 4 * i, src + 4 * element(i), 4);
     }
   }
   QuantizeHead(l, x, At<uint8_t>(out, l.codes_offset), At<uint16_t>(out, l.scales_offset),
@@ -108,17 +121,17 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
 }
 
 bool DecompressHead(const HeadLayout& l, const char* in, DType block_dtype, void* out,
-                    DType out_dtype) {
+                    uint64_t out_row_stride, DType out_dtype) {
   const StoredFactors factors{in + l.u_offset, At<uint16_t>(in, l.u_scales_offset),
                               At<uint16_t>(in, l.vt_offset)};
   DecodeHead(l, At<uint8_t>(in, l.codes_offset), At<uint16_t>(in, l.scales_offset),
-             At<uint16_t>(in, l.zeros_offset), factors, out_dtype, out);
+             At<uint16_t>(in, l.zeros_offset), factors, out_dtype, out, out_row_stride);
   if (l.outliers == 0) return true;
   const uint16_t* offsets = At<uint16_t>(in, l.outlier_offsets_offset);
   const char* values = in + l.outlier_values_offset;
   const uint32_t T = l.tokens, D = l.head_dim;
-  // Calls copy(outlier number, element index) for every outlier; false at an offset outside its
-  // pool.
+  // Calls copy(outlier number, element index in out) for every outlier; false at an offset
+  // outside its pool.
   const uint32_t* per_side = OutliersPerSideOfPools(l);
   auto scatter = [&](auto copy) {
     uint64_t at = 0;
@@ -128,8 +141,10 @@ bool DecompressHead(const HeadLayout& l, const char* in, DType block_dtype, void
       for (uint32_t i = 0; i < count; ++i, ++at) {
         const uint32_t off = offsets[at];
         if (off >= pool_size) return false;
-        copy(at, l.kind == Kind::kKeys ? uint64_t{off} * D + p
-                                       : uint64_t{p} * kValuePoolTokens * D + off);
+        // keys: token off of channel p; values: token p * 8 + off / D, channel off % D.
+        const uint64_t token = l.kind == Kind::kKeys ? off : p * kValuePoolTokens + off / D;
+        const uint64_t channel = l.kind == Kind::kKeys ? p : off % D;
+        copy(at, token * out_row_stride + channel);
       }
     }
     return true;

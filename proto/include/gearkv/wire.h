@@ -20,6 +20,11 @@ v1::DType DTypeToWire(DType dtype);
 // (A client that reads a server's bad dtype reports it as INTERNAL at its call site.)
 absl::StatusOr<DType> DTypeFromWire(int wire);
 
+v1::Layout LayoutToWire(Layout layout);
+// LAYOUT_CANONICAL (0, also an unset field), LAYOUT_KV_2LTD = LAYOUT_LAYER_FIRST (1),
+// LAYOUT_PAGE_FIRST (2); INVALID_ARGUMENT naming the valid ones for any other value.
+absl::StatusOr<Layout> LayoutFromWire(int wire);
+
 v1::TensorShape ShapeToWire(const TensorShape& shape);
 // Field by field; ValidateShape says whether the shape is usable.
 TensorShape ShapeFromWire(const v1::TensorShape& wire);
