@@ -313,7 +313,9 @@ TEST_F(ServiceTest, APutInKv2LtdIsGotInEveryLayoutLikeTheCanonicalPath) {
 
     const GetResult raw = Get("canonical", v1::ENCODING_RAW);
     ASSERT_TRUE(raw.status.ok());
-    if (preset == "none") EXPECT_TRUE(raw.payload == data);
+    if (preset == "none") {
+      EXPECT_TRUE(raw.payload == data);
+    }
     TensorShape one_layer = shape_;
     one_layer.layers = 1;
     const std::string layer1 = raw.payload.substr(raw.payload.size() / 2);

@@ -85,10 +85,17 @@ bool CompressHead(const HeadLayout& l, const CodecSpec& spec, uint64_t head_inde
   if (row_stride == D) {
     if (!LoadAndCheck(in, dtype, n, x)) return false;
   } else {  // a row at a time, into the same dense x
-    const size_t row_bytes = row_stride * DTypeSize(dtype);
-    const auto* row = static_cast<const char*>(in);
-    for (uint32_t t = 0; t < l.tokens; ++t, row += row_bytes) {
-      if (!LoadAndCheck(row, dtype, D, x + t * D)) return false;
+    // Rows a few KiB apart defeat the hardware prefetchers (they follow streams within a page),
+    // so each row is prefetched kRowsAhead rows before it is read.
+    constexpr uint32_t kRowsAhead = 16;
+    const size_t stride_bytes = row_stride * DTypeSize(dtype), row_bytes = D * DTypeSize(dtype);
+    const auto* base = static_cast<const char*>(in);
+    for (uint32_t t = 0; t < l.tokens; ++t) {
+      if (t + kRowsAhead < l.tokens) {
+        const char* ahead = base + (t + kRowsAhead) * stride_bytes;
+        for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(ahead + b);
+      }
+      if (!LoadAndCheck(base + t * stride_bytes, dtype, D, x + t * D)) return false;
     }
   }
 
