@@ -200,7 +200,7 @@ def test_unauthenticated_and_resource_exhausted(strict_server):
 
 @pytest.mark.parametrize("call", ["get", "get_into", "put"])
 def test_the_gil_is_released_while_a_large_call_runs(client, call):
-    x = kv_block(layers=32, heads=8, tokens=256, dim=128, seed=27)  # 64 MiB fp16
+    x = kv_block(layers=32, heads=8, tokens=256, dim=128, seed=27)  # 32 MiB fp16
     client.put("huge", x, preset="gear4")
     out = np.empty_like(x)
     counter = {"n": 0}
