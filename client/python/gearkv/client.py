@@ -30,7 +30,13 @@ import dataclasses
 import time
 from typing import Any, Sequence
 
-from gearkv import _native, tensors
+try:
+    from gearkv import _native
+except ImportError as e:  # a source tree without the built module, or a broken install
+    raise ImportError("gearkv: the native module gearkv._native is missing: install the package "
+                      "(pip install ./client/python, see client/python/README.md) and import it "
+                      f"from outside client/python ({e})") from e
+from gearkv import tensors
 from gearkv.errors import StatusCode, UnavailableError, from_status
 from gearkv.retry import RetryPolicy
 

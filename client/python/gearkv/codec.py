@@ -17,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from gearkv import _native, tensors
-from gearkv.client import _SPEC_FIELDS, BlockStats, PRESETS, layout_value, make_spec
+from gearkv import tensors
+from gearkv.client import _SPEC_FIELDS, PRESETS, BlockStats, _native, layout_value, make_spec
 
 __all__ = ["compress", "decompress", "decompress_into", "inspect", "BlockHeader", "PRESETS"]
 
