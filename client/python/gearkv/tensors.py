@@ -8,6 +8,7 @@ in which case its `bfloat16` dtype is used. torch tensors of every dtype round-t
 """
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -27,7 +28,10 @@ def itemsize(dtype: str) -> int:
     return _ITEMSIZE[dtype]
 
 
+@functools.lru_cache(maxsize=None)
 def _ml_bfloat16():
+    """ml_dtypes' bfloat16 dtype, or None; looked up once (a failed import searches sys.path,
+    which would cost tens of microseconds on every call)."""
     try:
         import ml_dtypes  # optional
 
