@@ -17,6 +17,7 @@ build_pkgs=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
   prometheus-cpp-dev libc-ares-dev librocksdb-dev libxxhash-dev libhiredis-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
+  python3-dev  # the headers the Python package's native module builds against
 )
 # Tools for tests, sanitizers, CI and deploy checks, not for building.
 test_pkgs=(

@@ -9,7 +9,8 @@
 #   3. ASan + UBSan build of the codec (thread pool included) and store unit tests
 #   4. TSan build of the codec thread pool, store and service concurrency tests (label tsan)
 #   5. the libFuzzer target over block parsing, 60 s
-#   6. the Python client's pytest suite against a live gearkv-server
+#   6. the Python client: its native module built by pip, its pytest suite against a live
+#      gearkv-server
 #   7. deploy checks (promtool, docker-compose config) and a real Prometheus scraping a real
 #      server under load
 #
@@ -68,10 +69,14 @@ if has_stage fuzz; then
   scripts/fuzz.sh "${GEARKV_FUZZ_SECONDS:-60}"
 fi
 if has_stage python; then
-  step "Python client: pytest against a live gearkv-server"
+  step "Python client: the native module, then pytest against a live gearkv-server"
   python3 -m venv build/venv-client
   build/venv-client/bin/pip install -q --upgrade pip
-  build/venv-client/bin/pip install -q "./client/python[test]"
+  # The build backend in the venv itself (no build isolation): the CMake build folder
+  # (build/python/, only the client + codec + proto targets, -j2, ccache when present) then
+  # stays valid between runs and a rebuild is incremental. torch: the round trips through torch.
+  build/venv-client/bin/pip install -q "scikit-build-core>=0.10" "nanobind>=2.4"
+  build/venv-client/bin/pip install -q --no-build-isolation "./client/python[test,torch]"
   GEARKV_SERVER_BIN="$root/build/release/server/gearkv-server" \
     build/venv-client/bin/python -m pytest -q client/python/tests
 fi

@@ -1,17 +1,40 @@
 """Exceptions raised by the gearkv client: one class per status code the service documents.
 
-Every error carries the gRPC status code (`code`) and the server's message (`details`), which
-says what was wrong. Catch `GearKVError` for all of them.
+Every error carries the status code (`code`, a gearkv.errors.StatusCode, whose names and numbers
+are gRPC's and absl's) and the server's message (`details`), which says what was wrong. Catch
+`GearKVError` for all of them. Errors found on the client side (a bad argument, a malformed
+answer) are INVALID_ARGUMENT / INTERNAL naming the problem, as in the C++ client.
 """
 from __future__ import annotations
 
-import grpc
+import enum
+
+
+class StatusCode(enum.IntEnum):
+    """The canonical status codes (grpc.StatusCode and absl::StatusCode share these)."""
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    OUT_OF_RANGE = 11
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    DATA_LOSS = 15
+    UNAUTHENTICATED = 16
 
 
 class GearKVError(Exception):
-    """A failed call; `code` is the grpc.StatusCode, `details` the server's message."""
+    """A failed call; `code` is the StatusCode, `details` the server's message."""
 
-    def __init__(self, code: grpc.StatusCode, details: str, method: str = ""):
+    def __init__(self, code: StatusCode, details: str, method: str = ""):
         self.code = code
         self.details = details
         self.method = method
@@ -19,8 +42,10 @@ class GearKVError(Exception):
         super().__init__(f"{method + ': ' if method else ''}{name}: {details}")
 
 
-class InvalidArgumentError(GearKVError):
+class InvalidArgumentError(GearKVError, ValueError):
     """Bad shape, dtype, spec, preset, size, key or layer range."""
+
+    __str__ = GearKVError.__str__
 
 
 class NotFoundError(GearKVError, KeyError):
@@ -46,17 +71,19 @@ class UnauthenticatedError(GearKVError):
 
 
 _BY_CODE = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
-    grpc.StatusCode.NOT_FOUND: NotFoundError,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
-    grpc.StatusCode.DATA_LOSS: DataLossError,
-    grpc.StatusCode.UNAVAILABLE: UnavailableError,
-    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
+    StatusCode.NOT_FOUND: NotFoundError,
+    StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+    StatusCode.DATA_LOSS: DataLossError,
+    StatusCode.UNAVAILABLE: UnavailableError,
+    StatusCode.UNAUTHENTICATED: UnauthenticatedError,
 }
 
 
-def from_rpc_error(err: grpc.RpcError, method: str = "") -> GearKVError:
-    """The GearKVError subclass for a grpc.RpcError raised by a stub call."""
-    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
-    details = err.details() if hasattr(err, "details") else str(err)
-    return _BY_CODE.get(code, GearKVError)(code, details or "", method)
+def from_status(code: int, details: str, method: str = "") -> GearKVError:
+    """The GearKVError subclass for an absl / gRPC status code and its message."""
+    try:
+        status = StatusCode(code)
+    except ValueError:
+        status = StatusCode.UNKNOWN
+    return _BY_CODE.get(status, GearKVError)(status, details or "", method)

@@ -1,4 +1,5 @@
-"""The client's retry policy: the same as the C++ client's (client/include/gearkv/client.h).
+"""The client's retry policy: the C++ client's (client/include/gearkv/client.h), which carries
+out every call of gearkv.Client; a RetryPolicy becomes its ClientOptions.
 
 - A call's timeout is one deadline for all of its attempts: each attempt runs under what is
   left of it, and the call gives up rather than sleep past it (timeout None: no deadline, only
@@ -19,13 +20,9 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from typing import Callable, Iterator, TypeVar
+from typing import Iterator
 
-import grpc
-
-from gearkv.errors import GearKVError
-
-T = TypeVar("T")
+from gearkv.errors import StatusCode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,9 +39,9 @@ class RetryPolicy:
         if self.max_attempts < 1:
             raise ValueError("RetryPolicy: max_attempts must be >= 1")
 
-    def retryable(self, code: grpc.StatusCode) -> bool:
-        return code == grpc.StatusCode.UNAVAILABLE or (
-            self.retry_resource_exhausted and code == grpc.StatusCode.RESOURCE_EXHAUSTED)
+    def retryable(self, code: StatusCode) -> bool:
+        return code == StatusCode.UNAVAILABLE or (
+            self.retry_resource_exhausted and code == StatusCode.RESOURCE_EXHAUSTED)
 
     def backoffs(self, rng: random.Random | None = None) -> Iterator[float]:
         """The sleeps between attempts, in seconds (endless; the caller stops)."""
@@ -57,28 +54,3 @@ class RetryPolicy:
             d = min(d * multiplier, self.max_backoff)
 
 
-def run_with_retry(policy: RetryPolicy, timeout: float | None,
-                   attempt: Callable[[float | None], T]) -> T:
-    """Calls attempt(seconds left, or None without a deadline) as the policy says.
-
-    `attempt` raises GearKVError for a failed call; other exceptions are not retried. A
-    retryable failure given up on after more than one attempt is raised with
-    " (after N attempts)" appended to its details.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    backoffs = policy.backoffs()
-    for n in range(1, policy.max_attempts + 1):
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            return attempt(left)
-        except GearKVError as e:
-            if not policy.retryable(e.code):
-                raise
-            wait = next(backoffs)
-            if n >= policy.max_attempts or (deadline is not None
-                                            and time.monotonic() + wait >= deadline):
-                if n == 1:
-                    raise
-                raise type(e)(e.code, f"{e.details} (after {n} attempts)", e.method) from None
-        time.sleep(wait)
-    raise AssertionError("unreachable")

@@ -1,4 +1,5 @@
-"""Conversions between numpy arrays / torch tensors and the wire's raw little-endian bytes.
+"""Conversions between numpy arrays / torch tensors and the buffers the native module reads and
+writes in place (the buffer protocol / DLPack; no copies of C-contiguous little-endian data).
 
 A KV block is a 5-D tensor [layers][2 (K,V)][kv_heads][tokens][head_dim] of float16, bfloat16
 or float32. numpy has no bfloat16: a bfloat16 block read into numpy comes back as uint16 (the
@@ -7,17 +8,14 @@ in which case its `bfloat16` dtype is used. torch tensors of every dtype round-t
 """
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
 import numpy as np
 
-from gearkv.v1 import kv_cache_pb2 as pb
-
-DTYPE_NAMES = {pb.DTYPE_FLOAT16: "float16", pb.DTYPE_BFLOAT16: "bfloat16",
-               pb.DTYPE_FLOAT32: "float32"}
-DTYPE_BY_NAME = {v: k for k, v in DTYPE_NAMES.items()}
-_ITEMSIZE = {pb.DTYPE_FLOAT16: 2, pb.DTYPE_BFLOAT16: 2, pb.DTYPE_FLOAT32: 4}
+DTYPE_NAMES = ("float16", "bfloat16", "float32")
+_ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4}
 
 
 def is_torch(x: Any) -> bool:
@@ -26,11 +24,14 @@ def is_torch(x: Any) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
-def itemsize(dtype: int) -> int:
+def itemsize(dtype: str) -> int:
     return _ITEMSIZE[dtype]
 
 
+@functools.lru_cache(maxsize=None)
 def _ml_bfloat16():
+    """ml_dtypes' bfloat16 dtype, or None; looked up once (a failed import searches sys.path,
+    which would cost tens of microseconds on every call)."""
     try:
         import ml_dtypes  # optional
 
@@ -39,64 +40,95 @@ def _ml_bfloat16():
         return None
 
 
-def to_wire(x: Any, dtype: str | None = None) -> tuple[np.ndarray, int]:
-    """(C-contiguous little-endian numpy view or copy of x, wire DType).
+def to_native(x: Any, dtype: str | None = None) -> tuple[Any, bool]:
+    """(C-contiguous CPU buffer over x's elements, whether they are bfloat16 bits) for a Put.
 
-    x: numpy array or torch tensor (any device). `dtype` forces the wire dtype name; it is
-    needed only for a numpy uint16 array holding bfloat16 bits.
+    x: numpy array or torch tensor; a torch tensor on another device is copied to the CPU
+    first, anything else is passed without a copy when it is already C-contiguous and
+    little-endian. `dtype` forces the wire dtype name; it is needed only for a numpy uint16
+    array holding bfloat16 bits.
     """
     if is_torch(x):
         import torch
 
-        t = x.detach().to("cpu").contiguous()
-        if t.dtype == torch.bfloat16:
-            return t.view(torch.int16).numpy().view(np.uint16), pb.DTYPE_BFLOAT16
-        if t.dtype == torch.float16:
-            return t.numpy(), pb.DTYPE_FLOAT16
-        if t.dtype == torch.float32:
-            return t.numpy(), pb.DTYPE_FLOAT32
-        raise TypeError(f"unsupported tensor dtype {t.dtype} (float16, bfloat16 or float32)")
+        t = x.detach()
+        if t.device.type != "cpu":
+            t = t.to("cpu")
+        t = t.contiguous()
+        if t.dtype not in (torch.float16, torch.bfloat16, torch.float32):
+            raise TypeError(f"unsupported tensor dtype {t.dtype} (float16, bfloat16 or float32)")
+        if dtype is not None and dtype != str(t.dtype).removeprefix("torch."):
+            raise TypeError(f"tensor of {t.dtype} does not match dtype={dtype!r}")
+        return t, t.dtype == torch.bfloat16
     a = np.asarray(x)
     bf16 = _ml_bfloat16()
     if dtype == "bfloat16" or (bf16 is not None and a.dtype == bf16):
         if a.dtype.itemsize != 2:
             raise TypeError(f"bfloat16 data must be 2 bytes per element, got {a.dtype}")
-        wire = pb.DTYPE_BFLOAT16
-        a = a.view(np.uint16)
-    elif a.dtype == np.float16:
-        wire = pb.DTYPE_FLOAT16
-    elif a.dtype == np.float32:
-        wire = pb.DTYPE_FLOAT32
+        wire = "bfloat16"
+        a = a.view(np.uint16) if a.dtype.byteorder != ">" else a.view(">u2")
+    elif a.dtype.kind == "f" and a.dtype.itemsize == 2:
+        wire = "float16"
+    elif a.dtype.kind == "f" and a.dtype.itemsize == 4:
+        wire = "float32"
     else:
         raise TypeError(f"unsupported array dtype {a.dtype} (float16, float32, or bfloat16 "
                         "bits as uint16 with dtype='bfloat16')")
-    if dtype is not None and dtype != DTYPE_NAMES[wire]:
+    if dtype is not None and dtype != wire:
         raise TypeError(f"array of {a.dtype} does not match dtype={dtype!r}")
     a = np.ascontiguousarray(a)
     if a.dtype.byteorder == ">":
         a = a.byteswap().view(a.dtype.newbyteorder("<"))
-    return a, wire
+    return a, wire == "bfloat16"
 
 
-def from_wire(buf: bytes | bytearray | memoryview, shape: tuple[int, ...], dtype: int,
-              as_torch: bool = False, device: Any = None) -> Any:
-    """A numpy array (or torch tensor when as_torch) over the raw bytes of a RAW get."""
-    if dtype == pb.DTYPE_BFLOAT16:
-        a = np.frombuffer(buf, dtype="<u2").reshape(shape)
-        if as_torch:
-            import torch
+def out_buffer(out: Any) -> tuple[Any, bool]:
+    """(the buffer get_into writes into, whether it holds bfloat16 bits) for a caller's `out`.
 
-            t = torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)
-            return t.to(device) if device is not None else t
-        bf16 = _ml_bfloat16()
-        return a.view(bf16) if bf16 is not None else a
-    np_dtype = {pb.DTYPE_FLOAT16: "<f2", pb.DTYPE_FLOAT32: "<f4"}[dtype]
-    a = np.frombuffer(buf, dtype=np_dtype).reshape(shape)
+    out: a C-contiguous, writable numpy array (float16, float32, bfloat16 bits as uint16 or
+    ml_dtypes.bfloat16) or torch tensor (CPU, or CUDA with the CUDA backend). Refused with
+    TypeError / ValueError before any call otherwise: nothing is copied, so `out` must be
+    written in place.
+    """
+    if is_torch(out):
+        import torch
+
+        if out.dtype not in (torch.float16, torch.bfloat16, torch.float32):
+            raise TypeError(f"get_into: unsupported tensor dtype {out.dtype}")
+        if not out.is_contiguous():
+            raise ValueError("get_into: out must be a contiguous tensor")
+        if out.requires_grad:
+            raise ValueError("get_into: out must not require grad")
+        return out, out.dtype == torch.bfloat16
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"get_into: out must be a numpy array or torch tensor, got "
+                        f"{type(out).__name__}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("get_into: out must be a C-contiguous, writable array")
+    if out.dtype.byteorder == ">":
+        raise ValueError("get_into: out must be little-endian")
+    bf16 = _ml_bfloat16()
+    if out.dtype == np.uint16 or (bf16 is not None and out.dtype == bf16):
+        return out.view(np.uint16), True
+    if out.dtype not in (np.float16, np.float32):
+        raise TypeError(f"get_into: unsupported array dtype {out.dtype} (float16, float32, or "
+                        "bfloat16 bits as uint16)")
+    return out, False
+
+
+def from_native(a: np.ndarray, dtype: str, as_torch: bool = False, device: Any = None) -> Any:
+    """The array a get returned (bfloat16 as uint16 bits) as numpy or torch, without a copy."""
     if as_torch:
         import torch
 
-        t = torch.from_numpy(a.copy())
+        if dtype == "bfloat16":
+            t = torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+        else:
+            t = torch.from_numpy(a)
         return t.to(device) if device is not None else t
+    if dtype == "bfloat16":
+        bf16 = _ml_bfloat16()
+        return a.view(bf16) if bf16 is not None else a
     return a
 
 
