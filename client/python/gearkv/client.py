@@ -249,6 +249,42 @@ class Client:
         return _info(self._native.get_into(self._ns(namespace), _key(key), buf, bf16, raw, lay,
                                            _layers(layers), self._timeout(timeout)))
 
+    def get_many_into(self, keys: Sequence[bytes | str], outs: Sequence[Any], *,
+                      layers: tuple[int, int] | None = None, namespace: str | None = None,
+                      layout: str = "canonical", encoding: str = "compressed",
+                      timeout: float | None = ...) -> list:
+        """One batched GetMany: block keys[i] written into outs[i] as get_into would.
+
+        Returns one entry per key, in order: its BlockInfo, or the GearKVError of that key
+        (NotFoundError for a miss, DataLossError for a corrupt block); the other keys are still
+        answered. An error of the whole call (server unreachable, bad batch) is raised.
+        """
+        lay, raw = layout_value(layout), _raw(encoding)
+        bufs = [tensors.out_buffer(o) for o in outs]
+        results = self._native.get_many_into(self._ns(namespace), [_key(k) for k in keys],
+                                             [b for b, _ in bufs], [f for _, f in bufs], raw, lay,
+                                             _layers(layers), self._timeout(timeout))
+        return [_info(r) if isinstance(r, dict) else from_status(r[0], r[1], "GetMany")
+                for r in results]
+
+    def put_many(self, keys: Sequence[bytes | str], kvs: Sequence[Any], *,
+                 preset: str | None = None, spec: dict | None = None, ttl_seconds: int = 0,
+                 measure_error: bool = False, namespace: str | None = None,
+                 dtype: str | None = None, layout: str = "canonical",
+                 timeout: float | None = ..., **spec_fields: Any) -> list:
+        """One batched PutMany of kvs[i] under keys[i], every block with the same options (as
+        put's). Returns one entry per block: its PutResult or its GearKVError (each block is
+        stored or not as a whole); an error of the whole call is raised."""
+        lay = layout_value(layout)
+        datas = [tensors.to_native(kv, dtype) for kv in kvs]
+        s = make_spec(preset, spec, **spec_fields)
+        results = self._native.put_many(
+            self._ns(namespace), [_key(k) for k in keys], [d for d, _ in datas],
+            [f for _, f in datas], lay, s.get("preset", ""), *(s.get(f) for f in _SPEC_FIELDS),
+            int(ttl_seconds), bool(measure_error), self._timeout(timeout))
+        return [PutResult(BlockStats.from_dict(r["stats"]), r["codec"], r["backend"])
+                if isinstance(r, dict) else from_status(r[0], r[1], "PutMany") for r in results]
+
     def get_compressed(self, key: bytes | str, *, layers: tuple[int, int] | None = None,
                        namespace: str | None = None,
                        timeout: float | None = ...) -> CompressedBlock:

@@ -48,6 +48,16 @@ nb::dict InfoDict(const GetResult& r) {
   return d;
 }
 
+// The PutResult fields of a Put (gearkv/client.py builds the dataclass).
+nb::dict PutDict(const PutResult& r) {
+  nb::dict d;
+  d["stats"] = CostDict(r.cost);
+  d["codec"] = SpecDict(r.spec, r.preset);
+  d["backend"] = r.backend;
+  d["wire_bytes"] = r.wire_bytes;
+  return d;
+}
+
 class NativeClient {
  public:
   NativeClient(const ClientOptions& options) {
@@ -83,12 +93,7 @@ class NativeClient {
       r = client_->Put(ns, k, view, options);
     }
     ThrowIfError(r.status(), "Put");
-    nb::dict d;
-    d["stats"] = CostDict(r->cost);
-    d["codec"] = SpecDict(r->spec, r->preset);
-    d["backend"] = r->backend;
-    d["wire_bytes"] = r->wire_bytes;
-    return d;
+    return PutDict(*r);
   }
 
   // (info, array): COMPRESSED is fetched as block bytes and decoded here, into a new array in
@@ -166,6 +171,100 @@ class NativeClient {
     }
     ThrowIfError(r.status(), "Get");
     return InfoDict(*r);
+  }
+
+  // One GetManyInto: outs[i] receives keys[i]. Per key: the info dict, or (code, message) for
+  // that key's failure (gearkv/client.py turns it into the package's exception).
+  nb::list GetManyInto(const std::string& ns, const std::vector<nb::bytes>& keys,
+                       const std::vector<OutBuffer>& outs, const std::vector<bool>& bfloat16,
+                       bool raw, int layout_value, Layers layers, std::optional<double> deadline) {
+    const Layout layout = LayoutOf(layout_value);
+    if (outs.size() != keys.size() || bfloat16.size() != keys.size()) {
+      throw StatusError(absl::InvalidArgumentError(absl::StrCat(
+                            keys.size(), " keys and ", outs.size(), " outs: one out per key")),
+                        "GetMany");
+    }
+    std::vector<std::string> ks;
+    std::vector<MutableTensorView> views;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (outs[i].device_type() != nb::device::cpu::value) {
+        throw StatusError(absl::InvalidArgumentError("get_many_into: CPU buffers only"), "GetMany");
+      }
+      ks.push_back(Bytes(keys[i]));
+      MutableTensorView& v = views.emplace_back();
+      v.layout = layout;
+      v.shape = ShapeOf(outs[i].ndim(), outs[i].shape_ptr(), layout);
+      v.dtype = DTypeOf(outs[i].dtype(), bfloat16[i]);
+      v.data = outs[i].data();
+    }
+    GetOptions options;
+    options.encoding = raw ? GetEncoding::kRaw : GetEncoding::kCompressed;
+    options.layers = layers;
+    options.layout = layout;
+    options.deadline = DeadlineOf(deadline);
+    absl::StatusOr<std::vector<absl::StatusOr<GetResult>>> r;
+    {
+      nb::gil_scoped_release release;
+      r = client_->GetManyInto(ns, ks, views, options);
+    }
+    ThrowIfError(r.status(), "GetMany");
+    nb::list results;
+    for (const absl::StatusOr<GetResult>& one : *r) {
+      if (one.ok()) {
+        results.append(InfoDict(*one));
+      } else {
+        results.append(nb::make_tuple(static_cast<int>(one.status().code()),
+                                      std::string(one.status().message())));
+      }
+    }
+    return results;
+  }
+
+  // One PutMany of datas[i] under keys[i], all with the same options. Per block: the result
+  // dict (as Put's), or (code, message).
+  nb::list PutMany(const std::string& ns, const std::vector<nb::bytes>& keys,
+                   const std::vector<InBuffer>& datas, const std::vector<bool>& bfloat16,
+                   int layout, const std::string& preset, std::optional<uint32_t> bits,
+                   std::optional<uint32_t> group_size, std::optional<uint32_t> rank,
+                   std::optional<float> outlier_ratio, std::optional<uint32_t> power_iterations,
+                   std::optional<uint32_t> seed, int64_t ttl_seconds, bool measure_error,
+                   std::optional<double> deadline) {
+    if (datas.size() != keys.size() || bfloat16.size() != keys.size()) {
+      throw StatusError(absl::InvalidArgumentError(absl::StrCat(
+                            keys.size(), " keys and ", datas.size(), " tensors: one per key")),
+                        "PutMany");
+    }
+    std::vector<std::string> ks;
+    std::vector<TensorView> views;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      ks.push_back(Bytes(keys[i]));
+      TensorView& v = views.emplace_back();
+      v.layout = LayoutOf(layout);
+      v.shape = ShapeOf(datas[i].ndim(), datas[i].shape_ptr(), v.layout);
+      v.dtype = DTypeOf(datas[i].dtype(), bfloat16[i]);
+      v.data = datas[i].data();
+    }
+    PutOptions options;
+    options.codec = {preset, bits, group_size, rank, outlier_ratio, power_iterations, seed};
+    options.ttl = absl::Seconds(ttl_seconds);
+    options.measure_error = measure_error;
+    options.deadline = DeadlineOf(deadline);
+    absl::StatusOr<std::vector<absl::StatusOr<PutResult>>> r;
+    {
+      nb::gil_scoped_release release;
+      r = client_->PutMany(ns, ks, views, options);
+    }
+    ThrowIfError(r.status(), "PutMany");
+    nb::list results;
+    for (const absl::StatusOr<PutResult>& one : *r) {
+      if (one.ok()) {
+        results.append(PutDict(*one));
+      } else {
+        results.append(nb::make_tuple(static_cast<int>(one.status().code()),
+                                      std::string(one.status().message())));
+      }
+    }
+    return results;
   }
 
   nb::tuple GetCompressed(const std::string& ns, const nb::bytes& key, Layers layers,
@@ -328,6 +427,13 @@ void BindClient(nb::module_& m) {
            arg("layers").none(), arg("deadline").none())
       .def("get_into", &NativeClient::GetInto, arg("ns"), arg("key"), arg("out"), arg("bfloat16"),
            arg("raw"), arg("layout"), arg("layers").none(), arg("deadline").none())
+      .def("get_many_into", &NativeClient::GetManyInto, arg("ns"), arg("keys"), arg("outs"),
+           arg("bfloat16"), arg("raw"), arg("layout"), arg("layers").none(), arg("deadline").none())
+      .def("put_many", &NativeClient::PutMany, arg("ns"), arg("keys"), arg("datas"),
+           arg("bfloat16"), arg("layout"), arg("preset"), arg("bits").none(),
+           arg("group_size").none(), arg("rank").none(), arg("outlier_ratio").none(),
+           arg("power_iterations").none(), arg("seed").none(), arg("ttl_seconds"),
+           arg("measure_error"), arg("deadline").none())
       .def("get_compressed", &NativeClient::GetCompressed, arg("ns"), arg("key"),
            arg("layers").none(), arg("deadline").none())
       .def("lookup", &NativeClient::Lookup, arg("ns"), arg("keys"), arg("deadline").none())
