@@ -42,7 +42,7 @@ from gearkv.retry import RetryPolicy
 
 _native.set_error_factory(from_status)
 
-SERVICE_NAME = "gearkv.v1.KVCache"
+SERVICE_NAME = _native.SERVICE_NAME  # gearkv.v1.KVCache, from the proto
 # The codec's presets, in gearkv::PresetNames() order (kernels/include/gearkv/codec.h).
 PRESETS = tuple(_native.preset_names())
 _SPEC_FIELDS = ("bits", "group_size", "rank", "outlier_ratio", "power_iterations", "seed")

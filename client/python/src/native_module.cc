@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "gearkv/v1/kv_cache.grpc.pb.h"
 #include "native_common.h"
 
 namespace gearkv::python {
@@ -146,6 +147,8 @@ NB_MODULE(_native, m) {
         g_error_factory = factory.release().ptr();
       },
       "factory(code: int, message: str, method: str) -> Exception, for every failed call");
+  // The wire contract's service name, from the generated code (stated once, in the proto).
+  m.attr("SERVICE_NAME") = gearkv::v1::KVCache::service_full_name();
   m.attr("HAS_CUDA_BUILD") =
 #ifdef GEARKV_PY_HAS_CUDA
       true;
