@@ -1,5 +1,6 @@
 #include "gearkv/get_many_messages.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <grpcpp/support/slice.h>
 
 #include <string>
@@ -9,19 +10,11 @@
 namespace gearkv::wire {
 namespace {
 
+using google::protobuf::io::CodedOutputStream;
+
 // The keys of GetManyResponse's fields on the wire: field number << 3 | wire type.
 constexpr uint64_t kIndexKey = (v1::GetManyResponse::kIndexFieldNumber << 3) | 0;  // varint
 constexpr uint64_t kStatusKey = (v1::GetManyResponse::kStatusFieldNumber << 3) | 2;
-
-size_t PutVarint(uint64_t value, uint8_t* out) {
-  size_t n = 0;
-  while (value >= 0x80) {
-    out[n++] = static_cast<uint8_t>(value | 0x80);
-    value >>= 7;
-  }
-  out[n++] = static_cast<uint8_t>(value);
-  return n;
-}
 
 // The front of a message held in several slices.
 class Cursor {
@@ -90,7 +83,7 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
 grpc::ByteBuffer Prefixed(uint32_t index, std::vector<grpc::Slice> body) {
   uint8_t prefix[6];
   prefix[0] = static_cast<uint8_t>(kIndexKey);
-  const size_t n = 1 + PutVarint(index, prefix + 1);
+  const size_t n = 1 + (CodedOutputStream::WriteVarint64ToArray(index, prefix + 1) - (prefix + 1));
   body.insert(body.begin(), grpc::Slice(prefix, n));
   return grpc::ByteBuffer(body.data(), body.size());
 }

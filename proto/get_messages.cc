@@ -1,5 +1,6 @@
 #include "gearkv/get_messages.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <grpcpp/support/slice.h>
 
 #include <algorithm>
@@ -11,19 +12,10 @@
 namespace gearkv::wire {
 namespace {
 
+using google::protobuf::io::CodedOutputStream;
+
 // The key of GetResponse.chunk on the wire: field number, wire type 2 (length-delimited).
 constexpr uint8_t kChunkKey = (v1::GetResponse::kChunkFieldNumber << 3) | 2;
-
-// Appends `value` as a protobuf varint; returns the bytes written (at most 10).
-size_t PutVarint(uint64_t value, uint8_t* out) {
-  size_t n = 0;
-  while (value >= 0x80) {
-    out[n++] = static_cast<uint8_t>(value | 0x80);
-    value >>= 7;
-  }
-  out[n++] = static_cast<uint8_t>(value);
-  return n;
-}
 
 // Reads the front of a message held in several slices.
 class SliceReader {
@@ -102,7 +94,8 @@ grpc::ByteBuffer GetHeaderMessage(const v1::GetHeader& header) {
 grpc::ByteBuffer GetChunkMessage(std::string_view bytes, std::shared_ptr<const void> owner) {
   uint8_t prefix[11];
   prefix[0] = kChunkKey;
-  const size_t prefix_size = 1 + PutVarint(bytes.size(), prefix + 1);
+  const size_t prefix_size =
+      1 + (CodedOutputStream::WriteVarint64ToArray(bytes.size(), prefix + 1) - (prefix + 1));
   grpc::Slice slices[2] = {
       grpc::Slice(prefix, prefix_size),
       bytes.empty() ? grpc::Slice()

@@ -16,8 +16,8 @@ namespace gearkv::server {
 
 using wire::DescribeKey;
 using wire::DTypeFromWire;
-using wire::LayoutFromWire;
 using wire::kMaxChunkBytes;
+using wire::LayoutFromWire;
 using wire::MakeBlockStats;
 using wire::ShapeFromWire;
 using wire::SpecToWire;
