@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "gated_codec.h"
 #include "gearkv/codec.h"
 #include "gearkv/server/server.h"
 #include "gearkv/store/memory_store.h"
@@ -24,29 +25,6 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr TensorShape kShape{2, 2, 64, 64};  // fp32: 128 KiB
-
-// The CPU codec; Compress waits on `gate` when one is set, after notifying `entered`.
-class GatedCodec final : public Codec {
- public:
-  explicit GatedCodec(std::unique_ptr<Codec> inner) : inner_(std::move(inner)) {}
-  absl::StatusOr<Block> Compress(const TensorView& tensor, const CodecSpec& spec,
-                                 const CompressOptions& options) const override {
-    if (entered != nullptr && !entered->HasBeenNotified()) entered->Notify();
-    if (gate != nullptr) gate->WaitForNotification();
-    return inner_->Compress(tensor, spec, options);
-  }
-  absl::Status Decompress(std::string_view block, const MutableTensorView& out,
-                          const DecompressOptions& options) const override {
-    return inner_->Decompress(block, out, options);
-  }
-  Backend backend() const override { return inner_->backend(); }
-
-  absl::Notification* entered = nullptr;
-  absl::Notification* gate = nullptr;
-
- private:
-  std::unique_ptr<Codec> inner_;
-};
 
 std::string RandomTensor(uint32_t seed, const TensorShape& shape = kShape) {
   std::mt19937 rng(seed);
