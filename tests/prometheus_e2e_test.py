@@ -52,6 +52,8 @@ BENCH_SECONDS = 4
 MEMORY_BUDGET = "24MiB"  # small, so that the load evicts
 SCRAPE_INTERVAL_S = 1
 RATE_WINDOW = "2m"  # replaces $__rate_interval; covers the whole load
+BATCH_KEYS = 3  # blocks in the load's one PutMany and one GetMany (both after the benches)
+BATCH_PRESET = "gear4"
 
 
 class Checks:
@@ -308,12 +310,13 @@ def run_load(cli_bin: Path, grpc_port: int, work: Path) -> dict | None:
 
     Per preset: one `gearkv bench` (2 clients, put then get phases, keys that overflow the memory
     budget for `none`; raw gets for one preset so that the server decompresses), then one
-    `gearkv put --measure_error` so that the relative-error histogram has data; then a Get of a
-    missing key (NotFound, a store miss in every tier).
+    `gearkv put --measure_error` so that the relative-error histogram has data; then one PutMany
+    and one GetMany of BATCH_KEYS blocks; then a Get of a missing key (NotFound, a store miss in
+    every tier).
     """
     target = f"--target=127.0.0.1:{grpc_port}"
     log = open(work / "bench.log", "w")
-    load = {"benches": {}, "error_puts": {}, "missing_gets": 0}
+    load = {"benches": {}, "error_puts": {}, "missing_gets": 0, "batch_bytes": 0}
     npy = work / "kv.npy"
     npy_bytes = write_npy_fp16(npy, (2, 2, 4, 64, 128), seed=7)
     for i, preset in enumerate(PRESETS):
@@ -340,6 +343,24 @@ def run_load(cli_bin: Path, grpc_port: int, work: Path) -> dict | None:
         if r.returncode != 0:
             return None
         load["error_puts"][preset] = npy_bytes
+
+    # Batched calls: one PutMany of BATCH_KEYS blocks of the bench's shape, then one GetMany of
+    # them (compressed), so that the batch panels have a rate at the end of the run.
+    files = [work / f"batch-{i}.npy" for i in range(BATCH_KEYS)]
+    batch_bytes = sum(write_npy_fp16(f, (SHAPE[0], 2) + SHAPE[1:], seed=100 + i)
+                      for i, f in enumerate(files))
+    keys = [f"--key=batch-{i}" for i in range(BATCH_KEYS)]
+    outputs = [f"--output={work / f'batch-out-{i}.npy'}" for i in range(BATCH_KEYS)]
+    for cmd in ([str(cli_bin), target, "put", *map(str, files), "--namespace=e2e-batch", *keys,
+                 f"--preset={BATCH_PRESET}"],
+                [str(cli_bin), target, "get", "--namespace=e2e-batch", *keys, *outputs]):
+        log.write("$ " + " ".join(cmd) + "\n")
+        log.flush()
+        r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            log.write(f"batched call exited {r.returncode}\n")
+            return None
+    load["batch_bytes"] = batch_bytes
 
     cmd = [str(cli_bin), target, "--attempts=1", "get", "--namespace=e2e", "--key=never-put",
            f"--output={work / 'missing.npy'}"]
@@ -371,7 +392,7 @@ def check_consistency(checks: Checks, prom: Prometheus, load: dict | None,
     puts = {p: b["clients"] * b["keys_per_client"] + b["put"]["ops"] for p, b in benches.items()}
     gets = sum(b["get"]["ops"] for b in benches.values())
     put_bytes = sum(puts[p] * b["block_raw_bytes"] for p, b in benches.items())
-    put_bytes += sum(load["error_puts"].values())
+    put_bytes += sum(load["error_puts"].values()) + load["batch_bytes"]
     all_puts = sum(puts.values()) + len(load["error_puts"])
 
     handled_put_ok = value(f'sum(grpc_server_handled_total{{{sel}, grpc_method="Put", grpc_code="OK"}})')
@@ -385,6 +406,17 @@ def check_consistency(checks: Checks, prom: Prometheus, load: dict | None,
     not_found = value(f'sum(grpc_server_handled_total{{{sel}, grpc_method="Get", grpc_code="NotFound"}})')
     checks.check(not_found == load["missing_gets"], "Get NotFound count = gets of missing keys",
                  f"metrics {not_found}, load {load['missing_gets']}")
+    # Batched calls: one PutMany and one GetMany of BATCH_KEYS blocks each, every block OK.
+    for method in ("PutMany", "GetMany"):
+        calls = value(f'sum(grpc_server_handled_total{{{sel}, grpc_method="{method}", grpc_code="OK"}})')
+        checks.check(calls == 1, f"{method} OK count = 1", f"metrics {calls}")
+        keys_ok = value(f'sum(gearkv_batch_keys_total{{{sel}, grpc_method="{method}", grpc_code="OK"}})')
+        keys_all = value(f'sum(gearkv_batch_keys_total{{{sel}, grpc_method="{method}"}})')
+        checks.check(keys_ok == keys_all == BATCH_KEYS, f"{method}: {BATCH_KEYS} blocks, all OK",
+                     f"OK {keys_ok}, all {keys_all}")
+        blocks = value(f'sum(gearkv_batch_blocks_sum{{{sel}, grpc_method="{method}"}})')
+        checks.check(blocks == BATCH_KEYS, f"{method}: blocks-per-call histogram sums to {BATCH_KEYS}",
+                     f"metrics {blocks}")
     started = value(f'sum(grpc_server_started_total{{{sel}}})')
     handled = value(f'sum(grpc_server_handled_total{{{sel}}})')
     inflight = value(f'sum(gearkv_inflight_streams{{{sel}}})')
@@ -394,10 +426,11 @@ def check_consistency(checks: Checks, prom: Prometheus, load: dict | None,
 
     # Store: hits + misses = gets that reached the store, tier by tier.
     store_gets = value(f'sum(grpc_server_handled_total{{{sel}, grpc_method="Get", grpc_code=~"OK|NotFound|DataLoss"}})')
+    store_gets += value(f'sum(gearkv_batch_keys_total{{{sel}, grpc_method="GetMany", grpc_code=~"OK|NotFound|DataLoss"}})')
     mem_hits = value(f'sum(gearkv_store_hits_total{{{sel}, tier="memory"}})')
     mem_misses = value(f'sum(gearkv_store_misses_total{{{sel}, tier="memory"}})')
     checks.check(mem_hits + mem_misses == store_gets,
-                 "memory tier: hits + misses = Get calls that reached the store",
+                 "memory tier: hits + misses = Get calls and GetMany keys that reached the store",
                  f"hits {mem_hits} + misses {mem_misses} != gets {store_gets}")
     disk_hits = value(f'sum(gearkv_store_hits_total{{{sel}, tier="disk"}})')
     disk_misses = value(f'sum(gearkv_store_misses_total{{{sel}, tier="disk"}})')
@@ -429,6 +462,7 @@ def check_consistency(checks: Checks, prom: Prometheus, load: dict | None,
                  f"metrics {received}, load {put_bytes}")
     sent_raw = value(f'sum(gearkv_sent_raw_bytes_total{{{sel}}})')
     sent_expected = sum(b["get"]["ops"] * b["block_raw_bytes"] for b in benches.values())
+    sent_expected += load["batch_bytes"]
     checks.check(sent_raw == sent_expected, "sent raw bytes = gets x block size",
                  f"metrics {sent_raw}, bench {sent_expected}")
     sent_wire = value(f'sum(gearkv_sent_wire_bytes_total{{{sel}}})')
@@ -438,8 +472,9 @@ def check_consistency(checks: Checks, prom: Prometheus, load: dict | None,
     # Compression histograms per preset.
     for preset, bench in benches.items():
         count = value(f'sum(gearkv_compression_ratio_count{{{sel}, preset="{preset}"}})')
-        checks.check(count == puts[preset] + 1, f"ratio histogram of {preset} holds every put",
-                     f"count {count}, puts {puts[preset] + 1}")
+        expected = puts[preset] + 1 + (BATCH_KEYS if preset == BATCH_PRESET else 0)
+        checks.check(count == expected, f"ratio histogram of {preset} holds every put",
+                     f"count {count}, puts {expected}")
         mean = value(f'sum(gearkv_compression_ratio_sum{{{sel}, preset="{preset}"}}) / {count}')
         lo, hi = (0.9, 1.0) if preset == "none" else (2.0, 16.0)
         checks.check(lo <= mean <= hi, f"{preset}: mean ratio {mean:.3f} in [{lo}, {hi}]")
